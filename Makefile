@@ -10,6 +10,7 @@ PY := /usr/bin/python3
 # Notebooks run by `make test` and `make course`.
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb) $(shell find exercises solutions -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null))
 PORT ?= 8888
+LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
 .PHONY: help setup setup-test lab test vet gotest notebooks course bench clean clean-notebooks check-notebooks
@@ -29,8 +30,8 @@ setup-test:
 	@bash kernel/setup.sh --test
 
 lab: setup
-	@echo "Starting Jupyter on $(ROOT)/notebooks (localhost only). Open the URL printed below."
-	@cd $(ROOT) && jupyter notebook --no-browser --ip=127.0.0.1 --port=$(PORT) \
+	@echo "Starting Jupyter on $(ROOT)/notebooks at $(LAB_IP):$(PORT). Open the URL printed below."
+	@cd $(ROOT) && jupyter notebook --no-browser --ip=$(LAB_IP) --port=$(PORT) \
 		--NotebookApp.default_url=/tree/notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 vet:
@@ -53,9 +54,7 @@ course: setup
 	@$(PY) kernel/runnb.py --out out/course --html --json out/course/course.json $(NOTEBOOKS)
 
 clean-notebooks:
-	@$(PY) -c 'import sys, nbformat; \
-	[ (lambda p, nb: (nb.cells.__iter__(), [c.update(outputs=[], execution_count=None) for c in nb.cells if c.cell_type=="code"], nbformat.write(nb, p)))(p, nbformat.read(p, as_version=4)) for p in sys.argv[1:] ]' $(NOTEBOOKS)
-	@echo "outputs stripped from $(words $(NOTEBOOKS)) notebooks"
+	@$(PY) kernel/runnb.py --strip $(NOTEBOOKS)
 
 clean:
 	rm -rf out

@@ -41,8 +41,9 @@ STYLE_RE = re.compile(r"<style.*?</style>", re.S)
 def cell_label(nb, index):
     """Human name of a cell: its number among code cells, and its first line."""
     code_no = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
-    first = nb.cells[index].source.strip().splitlines()
-    first = first[0][:70] if first else ""
+    lines = [l.strip() for l in nb.cells[index].source.splitlines()]
+    lines = [l for l in lines if l and l != "%%" and not l.startswith("import ")] or [""]
+    first = lines[0][:70]
     return f"cell {index + 1} (code cell {code_no}: {first!r})"
 
 
@@ -163,6 +164,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     ap.add_argument("--check-clean", action="store_true", help="fail if a notebook carries outputs")
     ap.add_argument("--check-clean-only", action="store_true")
+    ap.add_argument("--strip", action="store_true", help="remove outputs and execution counts in place, then exit")
     ap.add_argument("--verbose", "-v", action="store_true")
     ap.add_argument("--json", help="write the results table as JSON here")
     ap.add_argument("--chartcheck", action="store_true",
@@ -171,6 +173,16 @@ def main():
     args = ap.parse_args()
 
     paths = sorted(args.notebooks)
+    if args.strip:
+        for p in paths:
+            nb = nbformat.read(p, as_version=4)
+            if dirty_cells(nb):
+                for c in nb.cells:
+                    if c.cell_type == "code":
+                        c.outputs, c.execution_count = [], None
+                nbformat.write(nb, p)
+                print(f"stripped {p}")
+        return 0
     if args.check_clean or args.check_clean_only:
         if not check_clean(paths):
             print("notebooks: 0 passed, 1 failed")
