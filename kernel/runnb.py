@@ -41,9 +41,15 @@ STYLE_RE = re.compile(r"<style.*?</style>", re.S)
 def cell_label(nb, index):
     """Human name of a cell: its number among code cells, and its first line."""
     code_no = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
-    lines = [l.strip() for l in nb.cells[index].source.splitlines()]
-    lines = [l for l in lines if l and l != "%%" and not l.startswith("import ")] or [""]
-    first = lines[0][:70]
+    lines, in_import = [], False
+    for l in (l.strip() for l in nb.cells[index].source.splitlines()):
+        if in_import:
+            in_import = l != ")"
+        elif l.startswith("import ("):
+            in_import = True
+        elif l and l != "%%" and not l.startswith("import "):
+            lines.append(l)
+    first = (lines or [""])[0][:70]
     return f"cell {index + 1} (code cell {code_no}: {first!r})"
 
 

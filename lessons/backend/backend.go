@@ -200,11 +200,32 @@ func NewFromChoice(c Choice) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend: %s (%s): %v; available backends: %s", c.Config, c.Reason, r, strings.Join(Available(), ", "))
 		}
 	}()
-	b, err = compute.NewWithConfig(c.Config)
+	if c.Name() == gobackend.BackendName {
+		// The Go backend prints "Go backend: parallelism set to N" on
+		// stdout when configured; Describe says the same in its one line.
+		b, err = quietly(func() (compute.Backend, error) { return compute.NewWithConfig(c.Config) })
+	} else {
+		b, err = compute.NewWithConfig(c.Config)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backend: cannot start %q (%s): %w; available backends: %s", c.Config, c.Reason, err, strings.Join(Available(), ", "))
 	}
 	return b, nil
+}
+
+// quietly runs f with os.Stdout pointed at the null device.
+func quietly(f func() (compute.Backend, error)) (compute.Backend, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return f()
+	}
+	saved := os.Stdout
+	os.Stdout = devnull
+	defer func() {
+		os.Stdout = saved
+		devnull.Close()
+	}()
+	return f()
 }
 
 // CUDADataDir finds the folder XLA needs as --xla_gpu_cuda_data_dir (the one

@@ -1,7 +1,6 @@
 package paradigms
 
 import (
-
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph code reads best unqualified.
 	"github.com/gomlx/gomlx/ml/layers"

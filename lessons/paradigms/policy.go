@@ -54,6 +54,13 @@ func BuildPolicy(backend compute.Backend, cfg ArchConfig) (*Policy, error) {
 	return p, nil
 }
 
+// Finalize frees the compiled graphs of the policy; it must not be used
+// afterwards. Dropping the policy and letting the garbage collector run
+// frees them too, later.
+func (p *Policy) Finalize() {
+	p.exec.Finalize()
+}
+
 // Config returns the configuration the policy was built with.
 func (p *Policy) Config() ArchConfig {
 	c := p.cfg

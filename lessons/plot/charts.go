@@ -90,10 +90,35 @@ func LossCurves(title string, series ...Series) *charts.Line {
 
 // Lines plots curves on linear axes (success rates, coverage over time, ...).
 func Lines(title, xName, yName string, series ...Series) *charts.Line {
+	return lines(title, "value", xName, yName, series)
+}
+
+// LinesLogX is Lines with a log-scale x axis, for quantities that span
+// orders of magnitude (environment steps, demonstrations, parameters).
+// Points with x <= 0 cannot sit on a log axis and are dropped.
+func LinesLogX(title, xName, yName string, series ...Series) *charts.Line {
+	kept := make([]Series, len(series))
+	for i, s := range series {
+		kept[i] = Series{Name: s.Name}
+		for j, y := range s.Y {
+			x := float64(j)
+			if j < len(s.X) {
+				x = s.X[j]
+			}
+			if x > 0 {
+				kept[i].X = append(kept[i].X, x)
+				kept[i].Y = append(kept[i].Y, y)
+			}
+		}
+	}
+	return lines(title, "log", xName, yName, kept)
+}
+
+func lines(title, xType, xName, yName string, series []Series) *charts.Line {
 	l := charts.NewLine()
 	l.SetGlobalOptions(initOpts(title)...)
 	l.SetGlobalOptions(
-		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: xName, NameLocation: "middle", NameGap: 25}),
+		charts.WithXAxisOpts(opts.XAxis{Type: xType, Name: xName, NameLocation: "middle", NameGap: 25}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
 	)
 	for _, s := range series {

@@ -102,3 +102,12 @@ func ShowGIF(frames []image.Image, fps float64, scale int) error {
 	gonbui.DisplayHTML(h)
 	return nil
 }
+
+// ShowMarkdown displays Markdown (e.g. a results table) in the notebook.
+func ShowMarkdown(md string) error {
+	if !gonbui.IsNotebook {
+		return ErrNotNotebook
+	}
+	gonbui.DisplayMarkdown(md)
+	return nil
+}
