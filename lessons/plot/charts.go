@@ -72,20 +72,26 @@ func LossCurves(title string, series ...Series) *charts.Line {
 		}}),
 	)
 	for _, s := range series {
-		var data []opts.LineData
-		for i, y := range s.Y {
-			if !(y > 0) || math.IsInf(y, 0) {
-				continue
-			}
-			x := float64(i)
-			if i < len(s.X) {
-				x = s.X[i]
-			}
-			data = append(data, opts.LineData{Value: []float64{x, y}})
-		}
-		l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
+		addLine(l, s, func(y float64) bool { return y > 0 && !math.IsInf(y, 0) })
 	}
 	return l
+}
+
+// addLine adds the points of s whose y passes keep, as a line without
+// symbols. X defaults to the point's index.
+func addLine(l *charts.Line, s Series, keep func(y float64) bool) {
+	var data []opts.LineData
+	for i, y := range s.Y {
+		if !keep(y) {
+			continue
+		}
+		x := float64(i)
+		if i < len(s.X) {
+			x = s.X[i]
+		}
+		data = append(data, opts.LineData{Value: []float64{x, y}})
+	}
+	l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
 }
 
 // Lines plots curves on linear axes (success rates, coverage over time, ...).
@@ -122,18 +128,7 @@ func lines(title, xType, xName, yName string, series []Series) *charts.Line {
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
 	)
 	for _, s := range series {
-		var data []opts.LineData
-		for i, y := range s.Y {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				continue
-			}
-			x := float64(i)
-			if i < len(s.X) {
-				x = s.X[i]
-			}
-			data = append(data, opts.LineData{Value: []float64{x, y}})
-		}
-		l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
+		addLine(l, s, func(y float64) bool { return !math.IsNaN(y) && !math.IsInf(y, 0) })
 	}
 	return l
 }
