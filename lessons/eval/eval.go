@@ -1,0 +1,341 @@
+// Package eval is the one evaluation loop of the course: it runs any policy
+// over N seeded episodes of any simulator, in parallel across cores, and
+// reports the success rate, the mean of per-episode maximum scores (Push-T's
+// score, as in Diffusion Policy's protocol) and the episode lengths.
+//
+// Results are deterministic for a seed: episode i always starts from
+// Seeds(cfg)[i], and results come back in episode order whatever the
+// number of workers.
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/policylab/policylab/lessons/sim"
+)
+
+// Policy is what the harness runs: reset at the start of each episode, then
+// one action per control step.
+type Policy interface {
+	// Reset starts an episode; seed is the environment's reset seed (most
+	// policies ignore it; scripted experts use it for their coin flips).
+	Reset(seed int64)
+	// Act returns the action for this observation: [ActionDim].
+	Act(obs sim.Obs) ([]float32, error)
+}
+
+// ChunkPolicy predicts a chunk of future actions per query.
+type ChunkPolicy interface {
+	Reset(seed int64)
+	// ActChunk returns actions for the next steps: [chunk, ActionDim].
+	ActChunk(obs sim.Obs) ([][]float32, error)
+}
+
+// Chunked runs a ChunkPolicy as a Policy: it executes the first execute
+// actions of each chunk open-loop (all of them when execute <= 0 or larger
+// than the chunk), then queries again. This is the chapter's
+// ActionChunkingExecutor in its simplest form; package chunking has the
+// others.
+func Chunked(p ChunkPolicy, execute int) Policy { return &chunked{p: p, execute: execute} }
+
+type chunked struct {
+	p       ChunkPolicy
+	execute int
+	queue   [][]float32
+}
+
+func (c *chunked) Reset(seed int64) { c.queue = nil; c.p.Reset(seed) }
+
+func (c *chunked) Act(obs sim.Obs) ([]float32, error) {
+	if len(c.queue) == 0 {
+		chunk, err := c.p.ActChunk(obs)
+		if err != nil {
+			return nil, err
+		}
+		if len(chunk) == 0 {
+			return nil, errors.New("eval: policy returned an empty action chunk")
+		}
+		n := len(chunk)
+		if c.execute > 0 && c.execute < n {
+			n = c.execute
+		}
+		c.queue = chunk[:n]
+	}
+	a := c.queue[0]
+	c.queue = c.queue[1:]
+	return a, nil
+}
+
+// ExpertPolicy runs a scripted sim.Expert as a Policy.
+type ExpertPolicy struct{ X sim.Expert }
+
+// Reset implements Policy.
+func (e ExpertPolicy) Reset(seed int64) { e.X.Reset(seed) }
+
+// Act implements Policy.
+func (e ExpertPolicy) Act(obs sim.Obs) ([]float32, error) { return e.X.Act(obs), nil }
+
+// Config of an evaluation run.
+type Config struct {
+	Episodes int   // number of episodes (default 50, Diffusion Policy's protocol)
+	Seed     int64 // episode i resets the environment with Seed + i (default 100000, kept apart from training seeds)
+	Workers  int   // parallel episodes (default: number of CPUs)
+	// MaxSteps overrides the environment's episode limit when > 0.
+	MaxSteps int
+	// Record keeps rendered frames of the first Record episodes at
+	// RecordSize pixels (default 192), for GIFs.
+	Record     int
+	RecordSize int
+	// EpisodeTimeout bounds one episode's wall time (default: none); a
+	// policy that never returns is reported, not waited on forever.
+	EpisodeTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Episodes == 0 {
+		c.Episodes = 50
+	}
+	if c.Seed == 0 {
+		c.Seed = 100000
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.RecordSize == 0 {
+		c.RecordSize = 192
+	}
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Episodes < 0:
+		return fmt.Errorf("eval: Episodes = %d, must be >= 0", c.Episodes)
+	case c.MaxSteps < 0:
+		return fmt.Errorf("eval: MaxSteps = %d, must be >= 0", c.MaxSteps)
+	case c.Record < 0 || c.RecordSize < 0:
+		return fmt.Errorf("eval: Record = %d, RecordSize = %d, must be >= 0", c.Record, c.RecordSize)
+	case c.EpisodeTimeout < 0:
+		return fmt.Errorf("eval: EpisodeTimeout = %v, must be >= 0", c.EpisodeTimeout)
+	}
+	return nil
+}
+
+// Seeds lists the reset seed of each episode.
+func Seeds(cfg Config) []int64 {
+	cfg = cfg.withDefaults()
+	s := make([]int64, cfg.Episodes)
+	for i := range s {
+		s[i] = cfg.Seed + int64(i)
+	}
+	return s
+}
+
+// Episode is the outcome of one episode.
+type Episode struct {
+	Seed     int64
+	Success  bool    // solved at some step
+	MaxScore float64 // highest Score over the episode (Push-T: max coverage)
+	Length   int     // control steps taken
+	Return   float64 // sum of rewards
+	Err      error   // the policy failed (error, panic or timeout)
+	Frames   []image.Image
+}
+
+// Result of an evaluation.
+type Result struct {
+	Env          string
+	Episodes     []Episode
+	SuccessRate  float64 // fraction of episodes solved
+	MeanMaxScore float64 // mean over episodes of the per-episode maximum score
+	MeanLength   float64
+	Failed       int // episodes whose policy failed
+	Wall         time.Duration
+}
+
+// String is a one-line summary.
+func (r *Result) String() string {
+	return fmt.Sprintf("%s: %d episodes, success %.1f%%, mean max score %.3f, mean length %.1f steps, %d policy failures, %v",
+		r.Env, len(r.Episodes), 100*r.SuccessRate, r.MeanMaxScore, r.MeanLength, r.Failed, r.Wall.Round(time.Millisecond))
+}
+
+// LengthQuantiles returns the given quantiles (0..1) of episode lengths.
+func (r *Result) LengthQuantiles(qs ...float64) []float64 {
+	if len(r.Episodes) == 0 {
+		return make([]float64, len(qs))
+	}
+	ls := make([]float64, len(r.Episodes))
+	for i, e := range r.Episodes {
+		ls[i] = float64(e.Length)
+	}
+	sort.Float64s(ls)
+	out := make([]float64, len(qs))
+	for i, q := range qs {
+		k := int(math.Round(q * float64(len(ls)-1)))
+		out[i] = ls[max(0, min(len(ls)-1, k))]
+	}
+	return out
+}
+
+// Run evaluates policies made by newPolicy (one per worker: policies keep
+// per-episode state) on environments made by newEnv. It returns the result
+// and, if any episode's policy failed, an error naming the first ones; the
+// result is complete either way.
+func Run(newEnv func() (sim.Env, error), newPolicy func() (Policy, error), cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	seeds := Seeds(cfg)
+	start := time.Now()
+	res := &Result{Episodes: make([]Episode, len(seeds))}
+	workers := min(cfg.Workers, max(len(seeds), 1))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := 0; w < workers; w++ {
+		env, err := newEnv()
+		if err != nil {
+			return nil, fmt.Errorf("eval: making environment: %w", err)
+		}
+		pol, err := newPolicy()
+		if err != nil {
+			return nil, fmt.Errorf("eval: making policy: %w", err)
+		}
+		if w == 0 {
+			res.Env = env.Spec().Name
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ep := runEpisode(env, pol, seeds[i], cfg, i < cfg.Record)
+				if errors.Is(ep.Err, errTimeout) {
+					// The stuck call may still be running on the old
+					// policy: never touch it again.
+					if p, err := newPolicy(); err == nil {
+						pol = p
+					}
+				}
+				mu.Lock()
+				res.Episodes[i] = ep
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range seeds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.Wall = time.Since(start)
+	var failures []string
+	for _, e := range res.Episodes {
+		if e.Success {
+			res.SuccessRate++
+		}
+		res.MeanMaxScore += e.MaxScore
+		res.MeanLength += float64(e.Length)
+		if e.Err != nil {
+			res.Failed++
+			if len(failures) < 3 {
+				failures = append(failures, fmt.Sprintf("seed %d: %v", e.Seed, e.Err))
+			}
+		}
+	}
+	if n := float64(len(res.Episodes)); n > 0 {
+		res.SuccessRate /= n
+		res.MeanMaxScore /= n
+		res.MeanLength /= n
+	}
+	if res.Failed > 0 {
+		return res, fmt.Errorf("eval: the policy failed in %d of %d episodes: %s", res.Failed, len(res.Episodes), strings.Join(failures, "; "))
+	}
+	return res, nil
+}
+
+// runEpisode plays one episode; a policy error, panic or timeout ends it
+// with Err set.
+func runEpisode(env sim.Env, pol Policy, seed int64, cfg Config, record bool) (ep Episode) {
+	ep.Seed = seed
+	maxSteps := env.Spec().MaxSteps
+	if cfg.MaxSteps > 0 {
+		maxSteps = cfg.MaxSteps
+	}
+	deadline := time.Time{}
+	if cfg.EpisodeTimeout > 0 {
+		deadline = time.Now().Add(cfg.EpisodeTimeout)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ep.Err = fmt.Errorf("panic at step %d: %v", ep.Length, r)
+		}
+	}()
+	obs := env.Reset(seed)
+	pol.Reset(seed)
+	if record {
+		ep.Frames = append(ep.Frames, env.Render(cfg.RecordSize))
+	}
+	for ep.Length < maxSteps {
+		a, err := act(pol, obs, deadline)
+		if err != nil {
+			ep.Err = fmt.Errorf("step %d: %w", ep.Length, err)
+			return ep
+		}
+		st := env.Step(a)
+		ep.Length++
+		ep.Return += st.Reward
+		ep.MaxScore = math.Max(ep.MaxScore, st.Score)
+		ep.Success = ep.Success || st.Success
+		if record {
+			ep.Frames = append(ep.Frames, env.Render(cfg.RecordSize))
+		}
+		obs = st.Obs
+		if st.Done {
+			break
+		}
+	}
+	return ep
+}
+
+var errTimeout = errors.New("episode timed out")
+
+// act calls the policy, bounded by the episode's deadline when there is one.
+func act(pol Policy, obs sim.Obs, deadline time.Time) ([]float32, error) {
+	if deadline.IsZero() {
+		return pol.Act(obs)
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return nil, errTimeout
+	}
+	type out struct {
+		a   []float32
+		err error
+	}
+	ch := make(chan out, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- out{err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		a, err := pol.Act(obs)
+		ch <- out{a, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.a, o.err
+	case <-time.After(left):
+		return nil, fmt.Errorf("%w: the policy did not return", errTimeout)
+	}
+}

@@ -1,0 +1,94 @@
+package sim
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/policylab/policylab/lessons/arm"
+)
+
+func TestArmAdapter(t *testing.T) {
+	for _, task := range []arm.Task{arm.Reach, arm.ReachColor} {
+		f := ArmFactory(arm.DefaultConfig(task), true)
+		env, err := f.NewEnv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := env.Spec()
+		if s.StateDim() != arm.VectorDim || s.ActionDim() != 7 || len(s.ActionLow) != 7 || s.ControlHz != 10 {
+			t.Fatalf("%s spec = %+v", s.Name, s)
+		}
+		x := f.NewExpert()
+		obs := env.Reset(3)
+		x.Reset(3)
+		if obs.Image == nil || obs.Image.Bounds().Dx() != 96 {
+			t.Fatalf("images on but obs.Image = %v", obs.Image)
+		}
+		solved := false
+		for i := 0; i < s.MaxSteps && !solved; i++ {
+			st := env.Step(x.Act(obs))
+			obs, solved = st.Obs, st.Success
+			if st.Done && !st.Success {
+				break
+			}
+		}
+		if !solved {
+			t.Errorf("%s: expert through the adapter did not solve seed 3", s.Name)
+		}
+	}
+}
+
+func TestWrongActionLength(t *testing.T) {
+	env, err := NewArm(arm.DefaultConfig(arm.Reach), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Reset(1)
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(r.(error).Error(), "action has 2 values, want 7") {
+			t.Errorf("recover() = %v", r)
+		}
+	}()
+	env.Step([]float32{1, 2})
+}
+
+func TestReplayAndPNGs(t *testing.T) {
+	f := ArmFactory(arm.DefaultConfig(arm.Reach), false)
+	env, _ := f.NewEnv()
+	x := f.NewExpert()
+	obs := env.Reset(5)
+	var actions [][]float32
+	for i := 0; i < 5; i++ {
+		a := x.Act(obs)
+		actions = append(actions, a)
+		obs = env.Step(a).Obs
+	}
+	frames, err := Replay(env, 5, actions, 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) < 2 {
+		t.Fatalf("%d frames", len(frames))
+	}
+	dir := filepath.Join(t.TempDir(), "frames")
+	paths, err := WritePNGs(dir, frames)
+	if err != nil || len(paths) != len(frames) {
+		t.Fatalf("WritePNGs: %v, %d paths", err, len(paths))
+	}
+	fh, err := os.Open(paths[len(paths)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil || img.Bounds().Dx() != 48 {
+		t.Errorf("PNG decode: %v %v", err, img)
+	}
+	if _, err := Replay(env, 5, [][]float32{{1}}, 48); err == nil {
+		t.Error("replaying a bad action succeeded")
+	}
+}
