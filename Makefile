@@ -20,6 +20,7 @@ help:
 	@echo "make test     vet, Go tests, every notebook headless, chart rendering in Chromium"
 	@echo "make setup    install Jupyter, GoNB, gopls, goimports, echarts (idempotent)"
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
+	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
 	@echo "make clean-notebooks  strip outputs from notebooks before committing"
 
 setup:
@@ -52,6 +53,15 @@ test: setup-test vet gotest notebooks
 
 course: setup
 	@$(PY) kernel/runnb.py --out out/course --html --json out/course/course.json $(NOTEBOOKS)
+
+# Benchmarks (not tests): simulator steps/s on one core, demo generation.
+# Figures: median and spread over BENCH_COUNT runs, in out/bench.json.
+BENCH_COUNT ?= 5
+BENCH_PKGS ?= ./lessons/...
+bench:
+	@mkdir -p out
+	@set -o pipefail; go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 $(BENCH_PKGS) \
+		| go run ./kernel/cmd/benchjson -o out/bench.json
 
 clean-notebooks:
 	@$(PY) kernel/runnb.py --strip $(NOTEBOOKS)

@@ -1,0 +1,149 @@
+// Command benchjson turns `go test -bench` output (read from stdin, also
+// echoed to stdout) into out/bench.json: for every benchmark and metric
+// (ns/op, B/op, allocs/op and custom ones such as steps/s) the median, min,
+// max and relative spread over the repeated runs (-count), with the date,
+// machine and commit. It then prints a table.
+//
+// Usage: go test -run '^$' -bench . -count 5 ./... | benchjson -o out/bench.json
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Figure is one metric of one benchmark over its runs.
+type Figure struct {
+	Benchmark string    `json:"benchmark"` // e.g. lessons/arm.BenchmarkStep-1
+	Unit      string    `json:"unit"`      // ns/op, steps/s, ...
+	Median    float64   `json:"median"`
+	Min       float64   `json:"min"`
+	Max       float64   `json:"max"`
+	Spread    float64   `json:"spread"` // (max-min)/median
+	Runs      []float64 `json:"runs"`
+}
+
+// Report is the content of bench.json.
+type Report struct {
+	Date    string   `json:"date"`
+	Commit  string   `json:"commit"`
+	GoOS    string   `json:"goos"`
+	GoArch  string   `json:"goarch"`
+	CPU     string   `json:"cpu"`
+	NumCPU  int      `json:"num_cpu"`
+	Figures []Figure `json:"figures"`
+}
+
+func main() {
+	out := flag.String("o", "out/bench.json", "where to write the JSON")
+	flag.Parse()
+	rep, err := parse(io.TeeReader(os.Stdin, os.Stdout))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchjson:", err)
+		os.Exit(1)
+	}
+	if len(rep.Figures) == 0 {
+		fmt.Fprintln(os.Stderr, "benchjson: no benchmark results on stdin")
+		os.Exit(1)
+	}
+	rep.Date = time.Now().UTC().Format(time.RFC3339)
+	rep.GoOS, rep.GoArch, rep.NumCPU = runtime.GOOS, runtime.GOARCH, runtime.NumCPU()
+	if b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		rep.Commit = strings.TrimSpace(string(b))
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "benchjson:", err)
+		os.Exit(1)
+	}
+	b, _ := json.MarshalIndent(rep, "", " ")
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "benchjson:", err)
+		os.Exit(1)
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "benchjson:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("\n%-52s %-12s %14s %8s %5s\n", "benchmark", "unit", "median", "spread", "runs")
+	for _, f := range rep.Figures {
+		fmt.Printf("%-52s %-12s %14.4g %7.1f%% %5d\n", f.Benchmark, f.Unit, f.Median, 100*f.Spread, len(f.Runs))
+	}
+	fmt.Printf("\nwrote %s (%s, %d CPUs, commit %s)\n", *out, rep.CPU, rep.NumCPU, rep.Commit)
+}
+
+// parse reads `go test -bench` text: "pkg: ..." lines name the package,
+// "cpu: ..." the processor, and result lines are
+// "BenchmarkX-N  iters  v1 unit1  v2 unit2 ...".
+func parse(r io.Reader) (*Report, error) {
+	rep := &Report{}
+	runs := map[[2]string][]float64{}
+	var order [][2]string
+	pkg := ""
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "pkg: "):
+			pkg = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(line, "pkg: ")), "github.com/policylab/policylab/")
+			continue
+		case strings.HasPrefix(line, "cpu: "):
+			rep.CPU = strings.TrimSpace(strings.TrimPrefix(line, "cpu: "))
+			continue
+		case !strings.HasPrefix(line, "Benchmark"):
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 4 {
+			continue
+		}
+		if _, err := strconv.Atoi(fields[1]); err != nil {
+			continue // not a result line
+		}
+		name := pkg + "." + fields[0]
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("bad value %q in %q", fields[i], line)
+			}
+			k := [2]string{name, fields[i+1]}
+			if _, ok := runs[k]; !ok {
+				order = append(order, k)
+			}
+			runs[k] = append(runs[k], v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range order {
+		rep.Figures = append(rep.Figures, summarize(k[0], k[1], runs[k]))
+	}
+	return rep, nil
+}
+
+func summarize(name, unit string, v []float64) Figure {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	f := Figure{Benchmark: name, Unit: unit, Median: med, Min: s[0], Max: s[len(s)-1], Runs: v}
+	if med != 0 {
+		f.Spread = (f.Max - f.Min) / med
+	}
+	return f
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	in := `goos: linux
+goarch: amd64
+pkg: github.com/policylab/policylab/lessons/arm
+cpu: Some CPU @ 2.0GHz
+BenchmarkStep 	 1000	      950.0 ns/op	   1052000 steps/s	       0 B/op
+BenchmarkStep 	 1000	     1050.0 ns/op	    952000 steps/s	       0 B/op
+BenchmarkStep 	 1000	     1000.0 ns/op	   1000000 steps/s	       0 B/op
+PASS
+pkg: github.com/policylab/policylab/lessons/pusht
+BenchmarkStep-2 	  100	   50000 ns/op
+ok  	github.com/policylab/policylab/lessons/arm	3.1s
+`
+	rep, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CPU != "Some CPU @ 2.0GHz" || len(rep.Figures) != 4 {
+		t.Fatalf("report = %+v", rep)
+	}
+	f := rep.Figures[0]
+	if f.Benchmark != "lessons/arm.BenchmarkStep" || f.Unit != "ns/op" || f.Median != 1000 || f.Min != 950 || f.Max != 1050 {
+		t.Errorf("first figure = %+v", f)
+	}
+	if got := f.Spread; got < 0.0999 || got > 0.1001 {
+		t.Errorf("spread = %v, want 0.1", got)
+	}
+	if rep.Figures[1].Unit != "steps/s" || rep.Figures[3].Benchmark != "lessons/pusht.BenchmarkStep-2" {
+		t.Errorf("figures = %+v", rep.Figures)
+	}
+	if _, err := parse(strings.NewReader("BenchmarkX 10 abc ns/op\n")); err == nil {
+		t.Error("bad value accepted")
+	}
+}
