@@ -170,3 +170,21 @@ func TestPanicWithoutTimeout(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestPushTExpertThroughHarness: Push-T's scripted expert, through the
+// keypoint adapter and the harness, succeeds (coverage > 0.95) in >= 90% of
+// 100 seeds (issue: expert success >= 90% on Push-T).
+func TestPushTExpertThroughHarness(t *testing.T) {
+	f := sim.PushTFactory(sim.PushTKeypoints, false)
+	r, err := Run(f.NewEnv, expertMaker(f), Config{Episodes: 100, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	if r.SuccessRate < 0.90 {
+		t.Errorf("Push-T expert success %.2f over 100 seeds, want >= 0.90", r.SuccessRate)
+	}
+	if r.MeanMaxScore < 0.9 || r.MeanMaxScore > 1 {
+		t.Errorf("mean max coverage %.3f", r.MeanMaxScore)
+	}
+}

@@ -2,12 +2,14 @@ package sim
 
 import (
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/policylab/policylab/lessons/arm"
+	"github.com/policylab/policylab/lessons/pusht"
 )
 
 func TestArmAdapter(t *testing.T) {
@@ -90,5 +92,39 @@ func TestReplayAndPNGs(t *testing.T) {
 	}
 	if _, err := Replay(env, 5, [][]float32{{1}}, 48); err == nil {
 		t.Error("replaying a bad action succeeded")
+	}
+}
+
+func TestPushTObsRoundTrip(t *testing.T) {
+	for _, kind := range []PushTObs{PushTKeypoints, PushTState} {
+		env, err := NewPushT(pusht.DefaultConfig(), kind, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := int64(0); seed < 20; seed++ {
+			obs := env.Reset(seed)
+			want := env.Raw().Observe()
+			got, err := pushtObsFromVector(obs.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want.State {
+				d := got.State[i] - want.State[i]
+				if i == 4 { // angles: compare on the circle
+					d = math.Remainder(d, 2*math.Pi)
+				}
+				if math.Abs(d) > 1e-3 {
+					t.Fatalf("kind %d seed %d: state[%d] = %v, want %v", kind, seed, i, got.State[i], want.State[i])
+				}
+			}
+			for i := range want.Keypoints {
+				if math.Abs(got.Keypoints[i]-want.Keypoints[i]) > 1e-3 {
+					t.Fatalf("kind %d seed %d: keypoint[%d] = %v, want %v", kind, seed, i, got.Keypoints[i], want.Keypoints[i])
+				}
+			}
+		}
+	}
+	if _, err := pushtObsFromVector(make([]float32, 7)); err == nil {
+		t.Error("7-D Push-T observation accepted")
 	}
 }
