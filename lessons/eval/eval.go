@@ -83,6 +83,11 @@ func (e ExpertPolicy) Reset(seed int64) { e.X.Reset(seed) }
 // Act implements Policy.
 func (e ExpertPolicy) Act(obs sim.Obs) ([]float32, error) { return e.X.Act(obs), nil }
 
+// Expert returns a policy maker for Run that runs f's scripted expert.
+func Expert(f sim.Factory) func() (Policy, error) {
+	return func() (Policy, error) { return ExpertPolicy{X: f.NewExpert()}, nil }
+}
+
 // Config of an evaluation run.
 type Config struct {
 	Episodes int   // number of episodes (default 50, Diffusion Policy's protocol)

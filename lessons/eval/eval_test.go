@@ -13,9 +13,7 @@ import (
 
 func armFactory() sim.Factory { return sim.ArmFactory(arm.DefaultConfig(arm.Reach), false) }
 
-func expertMaker(f sim.Factory) func() (Policy, error) {
-	return func() (Policy, error) { return ExpertPolicy{X: f.NewExpert()}, nil }
-}
+func expertMaker(f sim.Factory) func() (Policy, error) { return Expert(f) }
 
 // TestArmExpertThroughHarness: the arm's scripted expert, run by the
 // harness through the flat-vector adapter, solves REACH in >= 95% of 100

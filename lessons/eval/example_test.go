@@ -11,9 +11,7 @@ import (
 // Evaluate the arm's scripted expert on 20 seeded REACH episodes.
 func ExampleRun() {
 	f := sim.ArmFactory(arm.DefaultConfig(arm.Reach), false)
-	r, err := eval.Run(f.NewEnv,
-		func() (eval.Policy, error) { return eval.ExpertPolicy{X: f.NewExpert()}, nil },
-		eval.Config{Episodes: 20, Seed: 1})
+	r, err := eval.Run(f.NewEnv, eval.Expert(f), eval.Config{Episodes: 20, Seed: 1})
 	if err != nil {
 		panic(err)
 	}
