@@ -225,8 +225,12 @@ def main():
                 body, _ = exporter.from_notebook_node(nb)
                 with open(base + ".html", "w") as f:
                     f.write(body)
-                if chartcheck and error is None and "data-policylab-chart" in body:
-                    cc = subprocess.run([chartcheck, base + ".html"], capture_output=True, text=True)
+                # Every plot.Show( call in the source must have drawn a chart
+                # (GoNB output sent just before a cell's program exits can
+                # be lost: this catches it).
+                want = sum(c.source.count("plot.Show(") for c in nb.cells if c.cell_type == "code")
+                if chartcheck and error is None and (want or "data-policylab-chart" in body):
+                    cc = subprocess.run([chartcheck, "-min", str(want), base + ".html"], capture_output=True, text=True)
                     print(cc.stdout.strip(), flush=True)
                     if cc.returncode != 0:
                         error = "charts not drawn in the exported HTML:\n" + (cc.stdout + cc.stderr).strip()

@@ -45,3 +45,19 @@ func TestStartRejectsBadBackend(t *testing.T) {
 		}
 	}
 }
+
+func TestOutDir(t *testing.T) {
+	d, err := OutDir("test-outdir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(d)
+	if fi, err := os.Stat(d); err != nil || !fi.IsDir() || !strings.HasSuffix(d, "/out/test-outdir") {
+		t.Errorf("OutDir = %q, %v", d, err)
+	}
+	t.Setenv("GONB_DIR", "/")
+	t.Chdir("/")
+	if _, err := OutDir("x"); err == nil {
+		t.Error("OutDir outside the repository succeeded")
+	}
+}

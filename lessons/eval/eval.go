@@ -173,6 +173,19 @@ func (r *Result) String() string {
 		r.Env, len(r.Episodes), 100*r.SuccessRate, r.MeanMaxScore, r.MeanLength, r.Failed, r.Wall.Round(time.Millisecond))
 }
 
+// Table is a Markdown table of several results, one row each.
+func Table(results ...*Result) string {
+	var sb strings.Builder
+	sb.WriteString("| environment | episodes | success | mean max score | mean length | median length | failures | wall time |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		q := r.LengthQuantiles(0.5)
+		fmt.Fprintf(&sb, "| %s | %d | %.1f%% | %.3f | %.1f | %.0f | %d | %v |\n", r.Env, len(r.Episodes), 100*r.SuccessRate,
+			r.MeanMaxScore, r.MeanLength, q[0], r.Failed, r.Wall.Round(time.Millisecond))
+	}
+	return sb.String()
+}
+
 // LengthQuantiles returns the given quantiles (0..1) of episode lengths.
 func (r *Result) LengthQuantiles(qs ...float64) []float64 {
 	if len(r.Episodes) == 0 {

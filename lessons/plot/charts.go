@@ -77,6 +77,13 @@ func LossCurves(title string, series ...Series) *charts.Line {
 	return l
 }
 
+// allAtOnce turns off echarts' progressive rendering (drawing large series
+// chunk by chunk on animation frames): our series are at most tens of
+// thousands of points, drawn at once in well under a second, and a chart
+// that is fully drawn when its script returns is what exports and headless
+// checks see.
+func allAtOnce(s *charts.SingleSeries) { s.Progressive = opts.Int(0) }
+
 // addLine adds the points of s whose y passes keep, as a line without
 // symbols. X defaults to the point's index.
 func addLine(l *charts.Line, s Series, keep func(y float64) bool) {
@@ -91,7 +98,7 @@ func addLine(l *charts.Line, s Series, keep func(y float64) bool) {
 		}
 		data = append(data, opts.LineData{Value: []float64{x, y}})
 	}
-	l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
+	l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}), allAtOnce)
 }
 
 // Lines plots curves on linear axes (success rates, coverage over time, ...).
@@ -148,9 +155,31 @@ func Trajectories(title string, paths ...Points) *charts.Line {
 		for _, xy := range p.XY {
 			data = append(data, opts.LineData{Value: []float64{xy[0], xy[1]}})
 		}
-		l.AddSeries(p.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
+		l.AddSeries(p.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}), allAtOnce)
 	}
 	return l
+}
+
+// TrajectoriesInImage plots 2-D paths in image coordinates: x from 0 to
+// width, y from 0 to height growing downward, so paths overlay the way the
+// simulator's frames look.
+func TrajectoriesInImage(title string, width, height float64, paths ...Points) *charts.Line {
+	l := Trajectories(title, paths...)
+	l.SetGlobalOptions(
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "x (px)", Min: 0, Max: width}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "y (px)", Min: 0, Max: height, Inverse: opts.Bool(true)}),
+	)
+	return l
+}
+
+// Zip pairs two equally long columns into points (the shorter length wins).
+func Zip(xs, ys []float64) [][2]float64 {
+	n := min(len(xs), len(ys))
+	out := make([][2]float64, n)
+	for i := 0; i < n; i++ {
+		out[i] = [2]float64{xs[i], ys[i]}
+	}
+	return out
 }
 
 // Scatter plots clouds of 2-D points (action samples, observations).
@@ -167,7 +196,7 @@ func Scatter(title string, clouds ...Points) *charts.Scatter {
 		for _, xy := range c.XY {
 			data = append(data, opts.ScatterData{Value: []float64{xy[0], xy[1]}, SymbolSize: 5})
 		}
-		s.AddSeries(c.Name, data)
+		s.AddSeries(c.Name, data, allAtOnce)
 	}
 	return s
 }
@@ -314,9 +343,11 @@ func Init() error {
 	h, err := InitHTML()
 	if err != nil {
 		gonbui.DisplayHTML(`<pre style="color:#b00">` + html.EscapeString(err.Error()) + `</pre>`)
+		gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 		return err
 	}
 	gonbui.DisplayHTML(h)
+	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	if m := inlinedMarker(); m != "" {
 		_ = os.WriteFile(m, []byte("1"), 0o644)
 	}
@@ -336,5 +367,6 @@ func Show(c Chart) error {
 		}
 	}
 	gonbui.DisplayHTML(ChartHTML(c))
+	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	return nil
 }

@@ -87,6 +87,7 @@ func ShowImage(img image.Image, scale int) error {
 		return err
 	}
 	gonbui.DisplayHTML(h)
+	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	return nil
 }
 
@@ -100,6 +101,7 @@ func ShowGIF(frames []image.Image, fps float64, scale int) error {
 		return err
 	}
 	gonbui.DisplayHTML(h)
+	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	return nil
 }
 
@@ -109,5 +111,6 @@ func ShowMarkdown(md string) error {
 		return ErrNotNotebook
 	}
 	gonbui.DisplayMarkdown(md)
+	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	return nil
 }

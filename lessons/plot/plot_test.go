@@ -153,6 +153,9 @@ func TestChartsDrawnInBrowser(t *testing.T) {
 		Scatter("samples", Points{Name: "a", XY: xy}),
 		Trajectories("paths", Points{Name: "p", XY: xy}),
 		Histogram("hist", []float64{1, 2, 2, 3, 3, 3}, 3),
+		// Large series are drawn at once: progressive rendering never
+		// finished under headless Chromium's virtual clock.
+		Scatter("20k points", Points{Name: "many", XY: many(20000)}),
 	} {
 		sb.WriteString(ChartHTML(c))
 	}
@@ -166,7 +169,7 @@ func TestChartsDrawnInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Verify(4); err != nil {
+		if err := r.Verify(5); err != nil {
 			t.Errorf("requirejs=%v: %v", withRequire, err)
 		}
 		if r.RequireJS != withRequire {
@@ -205,4 +208,12 @@ func TestUnwrappedEchartsFailsUnderRequireJS(t *testing.T) {
 	} else {
 		t.Logf("as expected: %v", err)
 	}
+}
+
+func many(n int) [][2]float64 {
+	xy := make([][2]float64, n)
+	for i := range xy {
+		xy[i] = [2]float64{float64(i % 500), float64(i % 333)}
+	}
+	return xy
 }
