@@ -33,7 +33,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 BACKEND_RE = re.compile(r"PolicyLab backend: (\S+)")
 EXIT_RE = re.compile(r"^exit status (\d+)\s*$", re.M)
-PANIC_RE = re.compile(r"^(panic: .*|fatal error: .*)$", re.M)
+PANIC_RE = re.compile(r"^(panic: |fatal error: )", re.M)
 TAG_RE = re.compile(r"<[^>]+>")
 STYLE_RE = re.compile(r"<style.*?</style>", re.S)
 
@@ -65,21 +65,24 @@ def cell_error(cell):
     """Return an error message if the executed cell failed, else None."""
     msgs = []
     failed = False
+    # GoNB may split one stderr write over several stream outputs
+    # ("panic: " in one, the message in the next): judge and report the
+    # cell's stderr as one text.
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    if EXIT_RE.search(stderr) or PANIC_RE.search(stderr):
+        failed = True
+        msgs.append(stderr.strip()[-3000:])
     for o in cell.get("outputs", []):
         t = o.get("output_type")
         if t == "error":
             failed = True
             msgs.append(f"{o.get('ename', 'error')}: {o.get('evalue', '')}")
-        elif t == "stream" and o.get("name") == "stderr":
-            text = o.get("text", "")
-            if EXIT_RE.search(text) or PANIC_RE.search(text):
-                failed = True
-                msgs.append(text.strip()[-2000:])
         elif t in ("display_data", "execute_result"):
             data = o.get("data", {})
             h = data.get("text/html", "")
             if "gonb-err" in h or "gonb-error" in h:
-                msgs.append(html_text(h)[-3000:])
+                msgs.insert(0, html_text(h)[-3000:])
     if not failed:
         return None
     return "\n".join(msgs) if msgs else "the cell failed"
