@@ -54,14 +54,23 @@ test: setup-test vet gotest notebooks
 course: setup
 	@$(PY) kernel/runnb.py --out out/course --html --json out/course/course.json $(NOTEBOOKS)
 
-# Benchmarks (not tests): simulator steps/s on one core, demo generation.
-# Figures: median and spread over BENCH_COUNT runs, in out/bench.json.
+# Benchmarks (not tests): simulator steps/s and demo generation on one
+# core; training steps/s on PEER_THREADS cores beside the chapter's PyTorch
+# peer (../shared/peer) measured in the same run. Median and spread over
+# BENCH_COUNT runs, in out/bench.json.
 BENCH_COUNT ?= 5
-BENCH_PKGS ?= ./lessons/...
+PEER_THREADS ?= 2
+PEER ?= ../shared/peer/chapter_pytorch_peer.py
 bench:
+	@bash kernel/setup.sh --bench
 	@mkdir -p out
-	@set -o pipefail; go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 $(BENCH_PKGS) \
-		| go run ./kernel/cmd/benchjson -o out/bench.json
+	@if [ -f $(PEER) ]; then echo "peer: $(PY) $(PEER) $(PEER_THREADS)"; \
+		$(PY) $(PEER) $(PEER_THREADS) > out/peer.json || echo '{}' > out/peer.json; \
+	else echo "peer: $(PEER) not found" > out/peer.json; fi
+	@set -o pipefail; { \
+		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
+		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ; \
+	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json
 
 clean-notebooks:
 	@$(PY) kernel/runnb.py --strip $(NOTEBOOKS)

@@ -22,20 +22,24 @@
 #
 # Flags:
 #   --test     also install what the test suite needs (chromium).
+#   --bench    also install the PyTorch peer's needs (python3-torch,
+#              libopenblas0-pthread) for `make bench`.
 #   --no-apt   never call apt-get; fail with the list of missing packages.
 #   --check    only report what is missing; change nothing (exit 1 if any).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WITH_TEST=0
+WITH_BENCH=0
 NO_APT=0
 CHECK_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --test) WITH_TEST=1 ;;
+    --bench) WITH_BENCH=1 ;;
     --no-apt) NO_APT=1 ;;
     --check) CHECK_ONLY=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "setup: unknown flag $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +53,7 @@ APT_PKGS=(jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-cl
 # npm may come from Debian or from a nodejs package that bundles it.
 command -v npm >/dev/null || APT_PKGS+=(npm)
 if [[ $WITH_TEST == 1 ]]; then APT_PKGS+=(chromium); fi
+if [[ $WITH_BENCH == 1 ]]; then APT_PKGS+=(python3-torch libopenblas0-pthread); fi
 need_apt=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 
@@ -25,6 +26,14 @@ type GenOptions struct {
 	// rollouts finished and the rollouts scheduled so far (the second grows
 	// when OnlySuccessful schedules retries). Calls never overlap.
 	Progress func(done, total int)
+	// ActionNoise, when > 0, perturbs the actions the environment executes
+	// with Gaussian noise of this standard deviation times each action's
+	// range (Spec.ActionHigh − ActionLow), while the dataset records the
+	// expert's clean action: noise injection (DART, Laskey et al. 2017).
+	// The demonstrations then visit states just off the expert's path,
+	// labelled with how the expert recovers, which counters behaviour
+	// cloning's compounding error. The noise is seeded by the episode seed.
+	ActionNoise float64
 }
 
 // EpisodeSeed is the environment seed of rollout i of a dataset generated
@@ -149,7 +158,7 @@ func Generate(f sim.Factory, n int, seed int64, opts GenOptions) (*Dataset, erro
 			go func(a *actor) {
 				defer wg.Done()
 				for i := range jobs {
-					round[i-lo], errs[i-lo] = rollout(a.env, a.exp, spec, EpisodeSeed(seed, i))
+					round[i-lo], errs[i-lo] = rollout(a.env, a.exp, spec, EpisodeSeed(seed, i), opts.ActionNoise)
 					if opts.Progress != nil {
 						progMu.Lock()
 						done++
@@ -206,7 +215,7 @@ func Generate(f sim.Factory, n int, seed int64, opts GenOptions) (*Dataset, erro
 
 // rollout runs one expert episode; a panic in the environment or expert is
 // returned as an error.
-func rollout(env sim.Env, exp sim.Expert, spec sim.Spec, seed int64) (ep Episode, err error) {
+func rollout(env sim.Env, exp sim.Expert, spec sim.Spec, seed int64, noise float64) (ep Episode, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -219,6 +228,10 @@ func rollout(env sim.Env, exp sim.Expert, spec sim.Spec, seed int64) (ep Episode
 	obs := env.Reset(seed)
 	exp.Reset(seed)
 	ep = Episode{Seed: seed, Task: obs.Instruction}
+	var rng *rand.Rand
+	if noise > 0 {
+		rng = rand.New(rand.NewPCG(uint64(seed), 0xDA27))
+	}
 	for t := 0; t < maxSteps; t++ {
 		a := exp.Act(obs)
 		if len(a) != spec.ActionDim() {
@@ -226,7 +239,18 @@ func rollout(env sim.Env, exp sim.Expert, spec sim.Spec, seed int64) (ep Episode
 		}
 		ep.States = append(ep.States, append([]float32(nil), obs.State...))
 		ep.Actions = append(ep.Actions, append([]float32(nil), a...))
-		st := env.Step(a)
+		exec := a
+		if rng != nil {
+			exec = make([]float32, len(a))
+			for i := range a {
+				r := float64(1)
+				if i < len(spec.ActionHigh) && i < len(spec.ActionLow) {
+					r = float64(spec.ActionHigh[i] - spec.ActionLow[i])
+				}
+				exec[i] = a[i] + float32(rng.NormFloat64()*noise*r)
+			}
+		}
+		st := env.Step(exec)
 		ep.Rewards = append(ep.Rewards, float32(st.Reward))
 		if st.Score > ep.Score {
 			ep.Score = st.Score

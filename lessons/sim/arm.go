@@ -153,3 +153,16 @@ func ArmFactory(cfg arm.Config, images bool) Factory {
 		NewExpert: func() Expert { return &ArmExpert{X: arm.DefaultExpert()} },
 	}
 }
+
+// ArmImage renders the camera view of an arm observation vector (the joint
+// positions and targets it holds) at size x size pixels: the image the
+// environment would have shown for that observation. Vision policies train
+// on images rendered this way from state-only datasets.
+func ArmImage(state []float32, task arm.Task, size int) (*image.RGBA, error) {
+	ao, err := armObsFromVector(Obs{State: state})
+	if err != nil {
+		return nil, err
+	}
+	targets := ao.Targets[:ao.NumTargets]
+	return arm.RenderScene(arm.DefaultCamera(), ao.JointPos, targets[:], task, size), nil
+}

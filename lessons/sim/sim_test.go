@@ -128,3 +128,28 @@ func TestPushTObsRoundTrip(t *testing.T) {
 		t.Error("7-D Push-T observation accepted")
 	}
 }
+
+func TestArmImageMatchesEnv(t *testing.T) {
+	for _, task := range []arm.Task{arm.Reach, arm.ReachColor} {
+		env, _ := NewArm(arm.DefaultConfig(task), true)
+		obs := env.Reset(9)
+		img, err := ArmImage(obs.State, task, 96)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff := 0
+		for i := range img.Pix {
+			d := int(img.Pix[i]) - int(obs.Image.Pix[i])
+			if d > 2 || d < -2 {
+				diff++
+			}
+		}
+		// float32 rounding of the joint angles may move an edge pixel.
+		if diff > len(img.Pix)/200 {
+			t.Errorf("%v: image from state differs from the env's in %d of %d bytes", task, diff, len(img.Pix))
+		}
+	}
+	if _, err := ArmImage([]float32{1}, arm.Reach, 32); err == nil {
+		t.Error("short state accepted")
+	}
+}

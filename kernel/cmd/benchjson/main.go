@@ -34,6 +34,22 @@ type Figure struct {
 	Runs      []float64 `json:"runs"`
 }
 
+// Ratio compares one of our figures with the peer's, measured in the same
+// run: Ratio = Ours / Peer for rates (higher is better for us).
+type Ratio struct {
+	Name  string  `json:"name"`
+	Ours  float64 `json:"ours"`
+	Peer  float64 `json:"peer"`
+	Ratio float64 `json:"ratio"`
+	Unit  string  `json:"unit"`
+}
+
+// peerPairs maps the peer's JSON keys (../shared/peer/chapter_pytorch_peer.py)
+// to our benchmark figure measuring the same thing.
+var peerPairs = []struct{ peerKey, ours, unit string }{
+	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapter", "steps/s"},
+}
+
 // Report is the content of bench.json.
 type Report struct {
 	Date    string   `json:"date"`
@@ -43,10 +59,16 @@ type Report struct {
 	CPU     string   `json:"cpu"`
 	NumCPU  int      `json:"num_cpu"`
 	Figures []Figure `json:"figures"`
+	// Peer is the PyTorch peer's output from the same run; PeerNote says
+	// why it is missing when it is.
+	Peer     map[string]float64 `json:"peer,omitempty"`
+	PeerNote string             `json:"peer_note,omitempty"`
+	Ratios   []Ratio            `json:"ratios,omitempty"`
 }
 
 func main() {
 	out := flag.String("o", "out/bench.json", "where to write the JSON")
+	peer := flag.String("peer", "", "JSON printed by the PyTorch peer in this run (optional)")
 	flag.Parse()
 	rep, err := parse(io.TeeReader(os.Stdin, os.Stdout))
 	if err != nil {
@@ -61,6 +83,11 @@ func main() {
 	rep.GoOS, rep.GoArch, rep.NumCPU = runtime.GOOS, runtime.GOARCH, runtime.NumCPU()
 	if b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
 		rep.Commit = strings.TrimSpace(string(b))
+	}
+	if *peer != "" {
+		if err := addPeer(rep, *peer); err != nil {
+			rep.PeerNote = err.Error()
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "benchjson:", err)
@@ -79,6 +106,15 @@ func main() {
 	fmt.Printf("\n%-52s %-12s %14s %8s %5s\n", "benchmark", "unit", "median", "spread", "runs")
 	for _, f := range rep.Figures {
 		fmt.Printf("%-52s %-12s %14.4g %7.1f%% %5d\n", f.Benchmark, f.Unit, f.Median, 100*f.Spread, len(f.Runs))
+	}
+	if len(rep.Ratios) > 0 {
+		fmt.Printf("\n%-40s %14s %14s %8s\n", "ours vs the chapter's PyTorch peer", "ours", "peer", "ratio")
+		for _, r := range rep.Ratios {
+			fmt.Printf("%-40s %14.4g %14.4g %7.2fx\n", r.Name+" ("+r.Unit+")", r.Ours, r.Peer, r.Ratio)
+		}
+	}
+	if rep.PeerNote != "" {
+		fmt.Printf("\npeer: %s\n", rep.PeerNote)
 	}
 	fmt.Printf("\nwrote %s (%s, %d CPUs, commit %s)\n", *out, rep.CPU, rep.NumCPU, rep.Commit)
 }
@@ -146,4 +182,29 @@ func summarize(name, unit string, v []float64) Figure {
 		f.Spread = (f.Max - f.Min) / med
 	}
 	return f
+}
+
+// addPeer reads the peer's JSON and computes the ratios of peerPairs. Our
+// benchmark names carry a -N GOMAXPROCS suffix, matched by prefix.
+func addPeer(rep *Report, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("no peer figures: %v", err)
+	}
+	if err := json.Unmarshal(b, &rep.Peer); err != nil {
+		return fmt.Errorf("peer output %s is not JSON: %v (%q)", path, err, strings.TrimSpace(string(b)))
+	}
+	for _, p := range peerPairs {
+		pv, ok := rep.Peer[p.peerKey]
+		if !ok {
+			continue
+		}
+		for _, f := range rep.Figures {
+			name, _, _ := strings.Cut(f.Benchmark, "-")
+			if name == p.ours && f.Unit == p.unit && pv > 0 {
+				rep.Ratios = append(rep.Ratios, Ratio{Name: f.Benchmark, Ours: f.Median, Peer: pv, Ratio: f.Median / pv, Unit: p.unit})
+			}
+		}
+	}
+	return nil
 }

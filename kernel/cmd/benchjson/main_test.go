@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,22 @@ ok  	github.com/policylab/policylab/lessons/arm	3.1s
 	}
 	if _, err := parse(strings.NewReader("BenchmarkX 10 abc ns/op\n")); err == nil {
 		t.Error("bad value accepted")
+	}
+}
+
+func TestPeerRatio(t *testing.T) {
+	rep := &Report{Figures: []Figure{{Benchmark: "lessons/bc.BenchmarkTrainStepChapter-2", Unit: "steps/s", Median: 175}}}
+	p := t.TempDir() + "/peer.json"
+	if err := os.WriteFile(p, []byte(`{"bc_train_steps_per_s": 350.0, "other": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := addPeer(rep, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Ratios) != 1 || rep.Ratios[0].Ratio != 0.5 {
+		t.Errorf("ratios = %+v", rep.Ratios)
+	}
+	if err := addPeer(&Report{}, t.TempDir()+"/missing.json"); err == nil {
+		t.Error("missing peer file accepted")
 	}
 }

@@ -1,0 +1,483 @@
+// Package resnet is ResNet-18 (He, Zhang, Ren & Sun, "Deep Residual Learning
+// for Image Recognition", CVPR 2016, https://arxiv.org/abs/1512.03385) in
+// GoMLX, faithful to torchvision's resnet18, as the vision encoder of the
+// chapter's VisionBCPolicy (section 4.2.2):
+//
+//	resnet = models.resnet18(pretrained=True)
+//	self.vision_encoder = nn.Sequential(*list(resnet.children())[:-1])  # no fc
+//	vis_features = self.vision_encoder(image).flatten(1)                # [batch, 512]
+//
+// Features computes exactly that, on channels-last images:
+//
+//	images   [batch, height, width, 3]
+//	conv1    7×7 stride 2 pad 3, Width channels, no bias → [batch, H/2, W/2, Width]
+//	bn1, ReLU
+//	maxpool  3×3 stride 2 pad 1                         → [batch, H/4, W/4, Width]
+//	layer1   2 BasicBlocks, Width channels, stride 1    → [batch, H/4,  W/4,  Width]
+//	layer2   2 BasicBlocks, 2·Width channels, stride 2  → [batch, H/8,  W/8,  2·Width]
+//	layer3   2 BasicBlocks, 4·Width channels, stride 2  → [batch, H/16, W/16, 4·Width]
+//	layer4   2 BasicBlocks, 8·Width channels, stride 2  → [batch, H/32, W/32, 8·Width]
+//	avgpool  global mean over height and width          → [batch, 8·Width]
+//
+// (spatial sizes rounded up: a dimension d becomes ⌊(d−1)/2⌋+1 at each stride-2
+// step, as in PyTorch). A BasicBlock is conv3×3(stride) → norm → ReLU →
+// conv3×3 → norm, plus the identity, or when the stride or channel count
+// changes a "downsample" projection (1×1 conv with the block's stride + norm),
+// then ReLU. Padding is explicit and symmetric as in PyTorch (GoMLX's PadSame
+// pads stride-2 convolutions asymmetrically, which would shift every feature
+// map by a pixel against pretrained weights).
+//
+// With Config.Width 64 and BatchNorm (DefaultConfig) the encoder has
+// 11,176,512 parameters (11,689,512 with torchvision's fc head), see NumParams.
+// Smaller widths keep the architecture and make it cheap enough to train on a
+// CPU with GoMLX's pure-Go backend.
+//
+// # Normalization
+//
+// Norm "batch" is BatchNormalization, PyTorch's BatchNorm2d (epsilon 1e-5,
+// running-average momentum 0.1, unbiased running variance) with the full
+// batch-statistics gradient — GoMLX's norm.BatchNorm is not used because, on
+// the pure-Go backend, its training gradient ignores the batch statistics
+// (see BatchNormalization). Norm "group" uses GroupNorm (Wu & He, "Group
+// Normalization", ECCV 2018, https://arxiv.org/abs/1803.08494), which
+// Diffusion Policy (Chi et al., RSS 2023) substitutes for every BatchNorm of
+// its ResNet-18 vision encoder (replace_bn_with_gn, features_per_group=16)
+// because BatchNorm's running statistics interact badly with the exponential
+// moving average of weights and with small batches. Config.Groups fixes the
+// number of groups in every layer (Wu & He use 32); Config.GroupSize instead
+// fixes the channels per group, as Diffusion Policy does (16).
+//
+// # Variables
+//
+// Under the scope given to Features, variables follow torchvision's module
+// names: conv1/weights [7, 7, 3, Width]; bn1/batch_normalization/{scale,
+// offset, mean, variance} (or bn1/group_normalization/{scale,
+// offset}); layer<L>/<B>/conv1/weights, .../bn1/..., .../conv2/weights,
+// .../bn2/...; layer<L>/0/downsample/0/weights [1, 1, in, out] and
+// layer<L>/0/downsample/1/.... Convolution kernels are in GoMLX's channels-last
+// layout [kernel_height, kernel_width, in_channels, out_channels]; they are
+// initialized as torchvision does (Kaiming normal, fan_out, ReLU gain),
+// normalization scales to 1 and offsets to 0.
+//
+// # Pretrained weights
+//
+// LoadTorchvision loads torchvision's ImageNet weights from a safetensors
+// file. To make one (Python, once; weights="IMAGENET1K_V1" replaces the
+// deprecated pretrained=True of the chapter):
+//
+//	import torch, torchvision
+//	from safetensors.torch import save_file
+//	m = torchvision.models.resnet18(weights="IMAGENET1K_V1")
+//	save_file({k: v.contiguous() for k, v in m.state_dict().items()}, "resnet18.safetensors")
+//
+// Then, in Go:
+//
+//	f, err := safetensors.ReadFile("resnet18.safetensors")
+//	err = resnet.LoadTorchvision(store, "resnet", f, resnet.DefaultConfig())
+//	// model function: feats := resnet.Features(scope.In("resnet"), images, resnet.DefaultConfig(), false)
+//
+// torchvision's weights expect RGB values in [0, 1] normalized per channel
+// with mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225): see
+// ImageNetMean and ImageNetStd.
+package resnet
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// Norm names for Config.Norm.
+const (
+	BatchNorm = "batch"
+	GroupNorm = "group"
+)
+
+// Epsilon is added to the variance by both normalizations (PyTorch's default).
+const Epsilon = 1e-5
+
+// BatchNormMomentum is the weight of the old running average at each
+// training step (GoMLX's convention): PyTorch's BatchNorm2d momentum 0.1.
+const BatchNormMomentum = 0.9
+
+// ImageNetMean and ImageNetStd normalize [0, 1] RGB inputs for torchvision's
+// pretrained weights: x = (rgb − mean) / std, per channel.
+var (
+	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
+	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}
+)
+
+// Config selects the variant of ResNet-18.
+type Config struct {
+	// Width is the channel count of conv1 and layer1; layers 2-4 have 2, 4
+	// and 8 times as many. 64 is torchvision's ResNet-18; smaller widths run
+	// on a CPU.
+	Width int
+	// Norm is "batch" (BatchNorm, torchvision) or "group" (GroupNorm,
+	// Diffusion Policy).
+	Norm string
+	// Groups is the number of GroupNorm groups in every layer (Wu & He use 32).
+	// Only for Norm "group"; set Groups or GroupSize, not both.
+	Groups int
+	// GroupSize is the number of channels per GroupNorm group, the number of
+	// groups being channels/GroupSize: Diffusion Policy's replace_bn_with_gn
+	// uses 16 (4 groups in layer1 of ResNet-18, 32 in layer4). When Norm is
+	// "group" and neither Groups nor GroupSize is set, GroupSize 16 is used.
+	GroupSize int
+	// Blocks is the number of BasicBlocks of layer1..layer4: [2, 2, 2, 2] for
+	// ResNet-18 ([3, 4, 6, 3] gives ResNet-34).
+	Blocks [4]int
+}
+
+// DefaultConfig is torchvision's resnet18: width 64, BatchNorm, [2, 2, 2, 2].
+func DefaultConfig() Config {
+	return Config{Width: 64, Norm: BatchNorm, Blocks: [4]int{2, 2, 2, 2}}
+}
+
+// DiffusionPolicyConfig is ResNet-18 with every BatchNorm replaced by a
+// GroupNorm of 16 channels per group, as Diffusion Policy's vision encoder.
+func DiffusionPolicyConfig() Config {
+	return Config{Width: 64, Norm: GroupNorm, GroupSize: 16, Blocks: [4]int{2, 2, 2, 2}}
+}
+
+// FeatureDim is the size of the feature vector: 8·Width (512 for ResNet-18).
+func (cfg Config) FeatureDim() int { return 8 * cfg.Width }
+
+// channels lists the channel counts that are normalized: Width (stem and
+// layer1), 2·Width, 4·Width, 8·Width.
+func (cfg Config) channels() []int {
+	return []int{cfg.Width, 2 * cfg.Width, 4 * cfg.Width, 8 * cfg.Width}
+}
+
+// NumGroups is the number of GroupNorm groups used for a layer of the given
+// channel count.
+func (cfg Config) NumGroups(channels int) int {
+	if cfg.Groups > 0 {
+		return cfg.Groups
+	}
+	size := cfg.GroupSize
+	if size == 0 {
+		size = 16
+	}
+	return channels / size
+}
+
+// Validate reports the first problem of the configuration.
+func (cfg Config) Validate() error {
+	if cfg.Width <= 0 {
+		return fmt.Errorf("resnet: Width must be > 0, got %d", cfg.Width)
+	}
+	for i, b := range cfg.Blocks {
+		if b <= 0 {
+			return fmt.Errorf("resnet: Blocks[%d] (layer%d) must be > 0, got %v", i, i+1, cfg.Blocks)
+		}
+	}
+	switch cfg.Norm {
+	case BatchNorm:
+		if cfg.Groups != 0 || cfg.GroupSize != 0 {
+			return fmt.Errorf("resnet: Groups (%d) and GroupSize (%d) are for Norm %q only, Norm is %q",
+				cfg.Groups, cfg.GroupSize, GroupNorm, cfg.Norm)
+		}
+	case GroupNorm:
+		if cfg.Groups < 0 || cfg.GroupSize < 0 {
+			return fmt.Errorf("resnet: Groups (%d) and GroupSize (%d) must not be negative", cfg.Groups, cfg.GroupSize)
+		}
+		if cfg.Groups > 0 && cfg.GroupSize > 0 {
+			return fmt.Errorf("resnet: set Groups (%d) or GroupSize (%d), not both", cfg.Groups, cfg.GroupSize)
+		}
+		for _, c := range cfg.channels() {
+			ok := c%max(cfg.Groups, 1) == 0
+			if cfg.Groups == 0 {
+				size := cfg.GroupSize
+				if size == 0 {
+					size = 16
+				}
+				ok = c%size == 0
+			}
+			if !ok {
+				return fmt.Errorf("resnet: GroupNorm cannot split %d channels (Width %d) into %s",
+					c, cfg.Width, cfg.groupingString())
+			}
+		}
+	default:
+		return fmt.Errorf("resnet: Norm must be %q or %q, got %q", BatchNorm, GroupNorm, cfg.Norm)
+	}
+	return nil
+}
+
+func (cfg Config) groupingString() string {
+	if cfg.Groups > 0 {
+		return fmt.Sprintf("%d groups (Groups)", cfg.Groups)
+	}
+	size := cfg.GroupSize
+	if size == 0 {
+		size = 16
+	}
+	return fmt.Sprintf("groups of %d channels (GroupSize)", size)
+}
+
+// NumParams is the number of trainable parameters of the encoder (conv
+// kernels, normalization scales and offsets; not BatchNorm's running
+// statistics), by formula: 11,176,512 for DefaultConfig. Add
+// 8·Width·1000 + 1000 for torchvision's ImageNet fc head.
+func NumParams(cfg Config) int {
+	w := cfg.Width
+	n := 7*7*3*w + 2*w // conv1, bn1
+	in := w
+	for l := 0; l < 4; l++ {
+		p := w << l
+		for b := 0; b < cfg.Blocks[l]; b++ {
+			n += 9*in*p + 2*p + 9*p*p + 2*p
+			if b == 0 && (l > 0 || in != p) {
+				n += in*p + 2*p // downsample
+			}
+			in = p
+		}
+	}
+	return n
+}
+
+// Features is the ResNet encoder without its fc layer: images [batch,
+// height, width, 3] (float32, channels last, ImageNet-normalized for
+// pretrained weights) → features [batch, 8·Width].
+//
+// training chooses the normalization statistics. training=false freezes
+// them: BatchNorm normalizes with its running mean and variance and never
+// updates them (PyTorch's eval(); use it for a frozen pretrained encoder —
+// note the weights themselves stay trainable variables). training=true
+// follows the graph's training flag (model.Store.IsTraining, set by
+// train.Trainer): in training graphs BatchNorm normalizes with the batch's
+// statistics and updates its running averages (PyTorch's train()), in
+// evaluation graphs it uses the running averages. GroupNorm has no running
+// statistics: training makes no difference to it.
+//
+// Like other GoMLX layers it panics on an invalid configuration or input
+// shape (call cfg.Validate first to get an error instead).
+func Features(scope *model.Scope, images *Node, cfg Config, training bool) *Node {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if images.Rank() != 4 || images.Shape().Dimensions[3] != 3 {
+		panic(fmt.Errorf("resnet: images must be shaped [batch, height, width, 3], got %s", images.Shape()))
+	}
+	x := Stem(scope, images, cfg, training)
+	in := cfg.Width
+	for l := 0; l < 4; l++ {
+		planes := cfg.Width << l
+		layerScope := scope.In("layer%d", l+1)
+		for b := 0; b < cfg.Blocks[l]; b++ {
+			stride := 1
+			if b == 0 && l > 0 {
+				stride = 2
+			}
+			x = BasicBlock(layerScope.In("%d", b), x, in, planes, stride, cfg, training)
+			in = planes
+		}
+	}
+	// Global average pooling over height and width (torchvision's
+	// AdaptiveAvgPool2d((1, 1)) followed by flatten(1)).
+	return ReduceMean(x, 1, 2)
+}
+
+// Stem is conv1 (7×7, stride 2, pad 3, no bias) → bn1 → ReLU → maxpool
+// (3×3, stride 2, pad 1): [batch, H, W, 3] → [batch, H/4, W/4, Width].
+func Stem(scope *model.Scope, images *Node, cfg Config, training bool) *Node {
+	x := Conv(scope.In("conv1"), images, cfg.Width, 7, 2, 3)
+	x = Normalize(scope.In("bn1"), x, cfg, training)
+	x = activation.Relu(x)
+	// Max pooling pads with -inf in PyTorch; after the ReLU every value is
+	// >= 0, so the backend's padding value cannot win a window that also
+	// holds a real pixel (every 3×3 window with padding 1 does).
+	return MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+}
+
+// BasicBlock is torchvision's BasicBlock (expansion 1):
+//
+//	out = ReLU(norm2(conv2(ReLU(norm1(conv1(x))))) + shortcut(x))
+//
+// conv1 is 3×3 with the given stride, conv2 3×3 with stride 1, both padded
+// by 1 and without bias; shortcut is the identity, or, when stride ≠ 1 or
+// in ≠ planes, downsample = 1×1 conv with the stride + norm.
+// x [batch, h, w, in] → [batch, ⌊(h−1)/stride⌋+1, ⌊(w−1)/stride⌋+1, planes].
+func BasicBlock(scope *model.Scope, x *Node, in, planes, stride int, cfg Config, training bool) *Node {
+	identity := x
+	out := Conv(scope.In("conv1"), x, planes, 3, stride, 1)
+	out = Normalize(scope.In("bn1"), out, cfg, training)
+	out = activation.Relu(out)
+	out = Conv(scope.In("conv2"), out, planes, 3, 1, 1)
+	out = Normalize(scope.In("bn2"), out, cfg, training)
+	if stride != 1 || in != planes {
+		ds := scope.In("downsample")
+		identity = Conv(ds.In("0"), x, planes, 1, stride, 0)
+		identity = Normalize(ds.In("1"), identity, cfg, training)
+	}
+	return activation.Relu(Add(out, identity))
+}
+
+// Conv is a bias-free 2-D convolution with symmetric zero padding, as
+// PyTorch's nn.Conv2d(bias=False): x [batch, h, w, in] → [batch,
+// ⌊(h+2·pad−kernel)/stride⌋+1, ..., out]. Its variable "weights" is shaped
+// [kernel, kernel, in, out] and initialized as torchvision's ResNet
+// (Kaiming normal, mode fan_out: std = √(2 / (kernel²·out))).
+func Conv(scope *model.Scope, x *Node, out, kernel, stride, pad int) *Node {
+	in := x.Shape().Dimensions[3]
+	shape := shapes.Make(x.DType(), kernel, kernel, in, out)
+	w := scope.WithInitializer(kaimingFanOut(scope.Store())).VariableWithShape("weights", shape)
+	return Convolve(x, w.NodeValue(x.Graph())).
+		StridePerAxis(stride, stride).
+		PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).
+		Done()
+}
+
+// kaimingFanOut is torch.nn.init.kaiming_normal_(mode="fan_out",
+// nonlinearity="relu") for [kh, kw, in, out] kernels.
+func kaimingFanOut(store *model.Store) model.VariableInitializer {
+	return func(g *Graph, shape shapes.Shape) *Node {
+		d := shape.Dimensions
+		fanOut := d[0] * d[1] * d[3]
+		return MulScalar(store.RandomNormal(g, shape), math.Sqrt(2/float64(fanOut)))
+	}
+}
+
+// Normalize applies the configured normalization over the channels (last
+// axis) of x [batch, h, w, channels]; see Features for training.
+func Normalize(scope *model.Scope, x *Node, cfg Config, training bool) *Node {
+	if cfg.Norm == GroupNorm {
+		c := x.Shape().Dimensions[x.Rank()-1]
+		return GroupNormalization(scope.In("group_normalization"), x, cfg.NumGroups(c), Epsilon)
+	}
+	return BatchNormalization(scope.In("batch_normalization"), x, training)
+}
+
+// BatchNormalization is PyTorch's nn.BatchNorm2d (Ioffe & Szegedy 2015,
+// https://arxiv.org/abs/1502.03167) for channels-last inputs x [batch,
+// spatial..., channels], normalizing each channel:
+//
+//	y[..., c] = (x[..., c] − μ[c]) / √(σ²[c] + Epsilon) · γ[c] + β[c]
+//
+// Variables (under scope): "scale" γ and "offset" β, trainable, initialized
+// to 1 and 0; "mean" and "variance", the running statistics, not trainable,
+// initialized to 0 and 1 — all shaped [channels] (GoMLX's norm.BatchNorm
+// names, without its "avg_weight").
+//
+// When training is true and the graph is a training graph
+// (model.Scope.IsTraining, set by train.Trainer), μ and σ² are the batch's
+// mean and biased variance over all axes but the channels, and the running
+// statistics are updated as PyTorch does: running = 0.9·running + 0.1·batch,
+// with the unbiased batch variance (×n/(n−1)) for the running variance.
+// Otherwise μ and σ² are the running statistics, which are left unchanged.
+//
+// Why not GoMLX's norm.BatchNorm: on the pure-Go backend it must use its
+// graph implementation (UseBackendInference(false); the backend has no fused
+// batch-norm training op), and that implementation stops the gradient through
+// the batch mean and variance, so its training gradient is not the batch
+// normalization gradient (the per-channel sum of ∂loss/∂x is not 0). Here the
+// batch statistics are differentiated through, as in PyTorch. GoMLX's
+// UpdateBatchNormAverages does not apply to these layers.
+func BatchNormalization(scope *model.Scope, x *Node, training bool) *Node {
+	dims := x.Shape().Dimensions
+	rank := len(dims)
+	if rank < 2 {
+		panic(fmt.Errorf("resnet: BatchNormalization needs x shaped [batch, ..., channels], got %s", x.Shape()))
+	}
+	c := dims[rank-1]
+	g := x.Graph()
+	varShape := shapes.Make(x.DType(), c)
+	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", varShape).SetTrainable(true)
+	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).SetTrainable(true)
+	runMean := scope.WithInitializer(initializer.Zero).VariableWithShape("mean", varShape).SetTrainable(false)
+	runVar := scope.WithInitializer(initializer.One).VariableWithShape("variance", varShape).SetTrainable(false)
+	bcast := make([]int, rank)
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[rank-1] = c
+
+	var mean, variance *Node
+	if training && scope.IsTraining(g) {
+		axes := make([]int, rank-1)
+		for i := range axes {
+			axes[i] = i
+		}
+		mean = ReduceMean(x, axes...)
+		variance = ReduceMean(Square(Sub(x, Reshape(mean, bcast...))), axes...)
+		n := x.Shape().Size() / c
+		unbiased := variance
+		if n > 1 {
+			unbiased = MulScalar(variance, float64(n)/float64(n-1))
+		}
+		m := 1 - BatchNormMomentum // PyTorch's momentum
+		runMean.SetNodeValue(Add(MulScalar(runMean.NodeValue(g), 1-m), MulScalar(StopGradient(mean), m)))
+		runVar.SetNodeValue(Add(MulScalar(runVar.NodeValue(g), 1-m), MulScalar(StopGradient(unbiased), m)))
+	} else {
+		mean, variance = runMean.NodeValue(g), runVar.NodeValue(g)
+	}
+	normalized := Div(Sub(x, Reshape(mean, bcast...)), Sqrt(AddScalar(Reshape(variance, bcast...), Epsilon)))
+	return Add(Mul(normalized, Reshape(scale.NodeValue(g), bcast...)), Reshape(offset.NodeValue(g), bcast...))
+}
+
+// GroupNormalization is Group Normalization (Wu & He 2018) for channels-last
+// inputs x [batch, spatial..., channels] (any number of spatial axes, e.g.
+// [batch, height, width, channels] for images or [batch, time, channels] for
+// Diffusion Policy's 1-D U-Net). The channels are split into `groups`
+// consecutive groups of channels/groups; each example's group is normalized
+// with the mean and (biased) variance over its spatial positions and its
+// channels:
+//
+//	y[n, ..., c] = (x[n, ..., c] − μ[n, g(c)]) / √(σ²[n, g(c)] + epsilon) · γ[c] + β[c]
+//
+// with learnable per-channel scale γ ("scale", initialized to 1) and offset β
+// ("offset", initialized to 0), both shaped [channels] — as PyTorch's
+// nn.GroupNorm(groups, channels, eps, affine=True). It uses no batch
+// statistics, so it behaves the same in training and inference and with any
+// batch size. It panics if channels is not divisible by groups.
+func GroupNormalization(scope *model.Scope, x *Node, groups int, epsilon float64) *Node {
+	dims := x.Shape().Dimensions
+	rank := len(dims)
+	if rank < 2 {
+		panic(fmt.Errorf("resnet: GroupNormalization needs x shaped [batch, ..., channels], got %s", x.Shape()))
+	}
+	c := dims[rank-1]
+	if groups <= 0 || c%groups != 0 {
+		panic(fmt.Errorf("resnet: GroupNormalization cannot split %d channels into %d groups", c, groups))
+	}
+	grouped := append(append([]int{}, dims[:rank-1]...), groups, c/groups) // [batch, spatial..., groups, c/groups]
+	xg := Reshape(x, grouped...)
+	axes := make([]int, 0, rank)
+	for a := 1; a < rank-1; a++ {
+		axes = append(axes, a) // spatial axes
+	}
+	axes = append(axes, rank) // channels within the group
+	mean := ReduceAndKeep(xg, ReduceMean, axes...)
+	centered := Sub(xg, mean)
+	variance := ReduceAndKeep(Square(centered), ReduceMean, axes...)
+	normalized := Div(centered, Sqrt(AddScalar(variance, epsilon)))
+	normalized = Reshape(normalized, dims...)
+
+	varShape := shapes.Make(x.DType(), c)
+	g := x.Graph()
+	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", varShape).NodeValue(g)
+	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).NodeValue(g)
+	bcast := make([]int, rank)
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[rank-1] = c
+	return Add(Mul(normalized, Reshape(scale, bcast...)), Reshape(offset, bcast...))
+}
+
+// scopePrefix turns a scope name ("resnet", "/resnet", "" for the root) into
+// the prefix of variable paths ("/resnet", "").
+func scopePrefix(scopeName string) string {
+	s := strings.Trim(scopeName, model.ScopeSeparator)
+	if s == "" {
+		return ""
+	}
+	return model.ScopeSeparator + s
+}

@@ -1,0 +1,247 @@
+package trainer_test
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/policylab/policylab/lessons/arm"
+	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/bc"
+	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/sim"
+	"github.com/policylab/policylab/lessons/trainer"
+)
+
+var armDS *data.Dataset
+
+func dataset(t testing.TB) *data.Dataset {
+	t.Helper()
+	if armDS == nil {
+		ds, err := data.Generate(sim.ArmFactory(arm.DefaultConfig(arm.Reach), false), 30, 1, data.GenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		armDS = ds
+	}
+	return armDS
+}
+
+func newPolicy(t testing.TB) *bc.MLP {
+	t.Helper()
+	b, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bc.DefaultConfig()
+	cfg.Hidden = 32
+	p, err := bc.NewMLP(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Fit(dataset(t), 0.2, 1); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func smallConfig(dir string) trainer.Config {
+	c := trainer.DefaultConfig()
+	c.Steps, c.BatchSize, c.WarmupSteps, c.ValEvery, c.CheckpointEvery = 30, 16, 5, 10, 5
+	c.Dir = dir
+	return c
+}
+
+func weights(t *testing.T, p *bc.MLP) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for v := range p.Store().IterVariables() {
+		val := v.MustValue()
+		if val.DType().IsFloat() && !strings.HasPrefix(v.String(), "/metrics/") {
+			out[v.String()] = tensors.MustCopyFlatData[float32](val)
+		}
+	}
+	return out
+}
+
+func sameWeights(t *testing.T, a, b map[string][]float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d vs %d variables", len(a), len(b))
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok || len(va) != len(vb) {
+			t.Fatalf("variable %s missing or resized", k)
+		}
+		for i := range va {
+			if va[i] != vb[i] {
+				t.Fatalf("variable %s[%d]: %v vs %v", k, i, va[i], vb[i])
+			}
+		}
+	}
+}
+
+func TestScheduleInGraphMatchesGo(t *testing.T) {
+	p := newPolicy(t)
+	c := smallConfig("")
+	c.MinLRRatio = 0.1
+	h, err := trainer.Train(p, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := p.Store().GetVariable("/optimizers/learning_rate").MustValue().Value().(float32)
+	if want := c.LearningRateAt(c.Steps); math.Abs(float64(lr)-want) > 1e-9 {
+		t.Errorf("learning rate variable after the last step = %v, schedule says %v", lr, want)
+	}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{1, c.LearningRate / 5}, {5, c.LearningRate}, {30, c.LearningRate * 0.1}} {
+		if got := c.LearningRateAt(tc.step); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("LearningRateAt(%d) = %v, want %v", tc.step, got, tc.want)
+		}
+	}
+	if len(h.LR) != c.Steps || h.LR[0] != c.LearningRateAt(1) {
+		t.Errorf("history LR = %v", h.LR[:3])
+	}
+}
+
+// TestResumeIsExact: a run stopped at step 17 and resumed from its
+// checkpoint ends with the same weights, bit for bit, as a run never
+// stopped.
+func TestResumeIsExact(t *testing.T) {
+	full := newPolicy(t)
+	if _, err := trainer.Train(full, smallConfig(filepath.Join(t.TempDir(), "a"))); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	first := newPolicy(t)
+	c := smallConfig(dir)
+	c.StopAfter = 17
+	if _, err := trainer.Train(first, c); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newPolicy(t) // a fresh process would start like this
+	h, err := trainer.Train(resumed, smallConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ResumedFrom != 17 || len(h.TrainLoss) != 30 {
+		t.Errorf("resumed from %d with %d losses, want 17 and 30", h.ResumedFrom, len(h.TrainLoss))
+	}
+	sameWeights(t, weights(t, full), weights(t, resumed))
+}
+
+// TestKilledMidSave: a training process killed (SIGKILL, no clean-up)
+// while writing a checkpoint leaves the previous checkpoint intact, and
+// resuming from it reproduces the uninterrupted run exactly.
+func TestKilledMidSave(t *testing.T) {
+	if dir := os.Getenv("POLICYLAB_KILL_DIR"); dir != "" {
+		// Child: train; the checkpoint package kills us in the middle of the
+		// save at step 20 (after the weights file, before the rename).
+		os.Setenv("POLICYLAB_CHECKPOINT_CRASH", "ckpt-000000020:weights-written")
+		_, _ = trainer.Train(newPolicy(t), smallConfig(dir))
+		t.Fatal("the child was not killed")
+	}
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidSave$")
+	cmd.Env = append(os.Environ(), "POLICYLAB_KILL_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	latest, err := os.ReadFile(filepath.Join(dir, "latest"))
+	if err != nil || strings.TrimSpace(string(latest)) != "ckpt-000000015" {
+		t.Fatalf("after the kill, latest = %q (%v), want ckpt-000000015", latest, err)
+	}
+	resumed := newPolicy(t)
+	h, err := trainer.Train(resumed, smallConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ResumedFrom != 15 {
+		t.Errorf("resumed from %d, want 15", h.ResumedFrom)
+	}
+	full := newPolicy(t)
+	if _, err := trainer.Train(full, smallConfig("")); err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, weights(t, full), weights(t, resumed))
+}
+
+func TestCorruptCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c := smallConfig(dir)
+	c.StopAfter = 10
+	if _, err := trainer.Train(newPolicy(t), c); err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(dir, "ckpt-000000010", "weights.safetensors")
+	b, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = trainer.Train(newPolicy(t), smallConfig(dir))
+	if err == nil || !strings.Contains(err.Error(), "weights.safetensors") || !strings.Contains(err.Error(), "resuming from") {
+		t.Errorf("resuming from a truncated checkpoint: %v", err)
+	}
+}
+
+// nanPolicy feeds NaN observations from step 5 on.
+type nanPolicy struct {
+	*bc.MLP
+	calls int
+}
+
+func (n *nanPolicy) Inputs(idx []int, val bool) ([]*tensors.Tensor, error) {
+	in, err := n.MLP.Inputs(idx, val)
+	if !val {
+		n.calls++
+		if n.calls >= 5 {
+			v := tensors.MustCopyFlatData[float32](in[0])
+			v[0] = float32(math.NaN())
+			in[0] = tensors.FromFlatDataAndDimensions(v, in[0].Shape().Dimensions...)
+		}
+	}
+	return in, err
+}
+
+func TestNaNLossStops(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c := smallConfig(dir)
+	c.CheckpointEvery = 2
+	_, err := trainer.Train(&nanPolicy{MLP: newPolicy(t)}, c)
+	if err == nil || !strings.Contains(err.Error(), "the loss is NaN at step 5") {
+		t.Fatalf("err = %v", err)
+	}
+	latest, _ := os.ReadFile(filepath.Join(dir, "latest"))
+	if strings.TrimSpace(string(latest)) != "ckpt-000000004" {
+		t.Errorf("latest = %q, want the last good checkpoint ckpt-000000004", latest)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, mod := range []func(*trainer.Config){
+		func(c *trainer.Config) { c.Steps = 0 },
+		func(c *trainer.Config) { c.BatchSize = -1 },
+		func(c *trainer.Config) { c.LearningRate = math.NaN() },
+		func(c *trainer.Config) { c.WarmupSteps = c.Steps + 1 },
+		func(c *trainer.Config) { c.MinLRRatio = 2 },
+		func(c *trainer.Config) { c.ClipNorm = -1 },
+	} {
+		c := trainer.DefaultConfig()
+		mod(&c)
+		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "trainer: ") {
+			t.Errorf("Validate(%+v) = %v", c, err)
+		}
+	}
+}
