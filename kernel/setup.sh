@@ -122,7 +122,8 @@ kernel_ok=0
 if [[ -f "$KJSON" ]] && /usr/bin/python3 - "$KJSON" "$GOBIN_DIR/gonb" "$TOOLCHAIN" <<'PY'
 import json, sys
 k = json.load(open(sys.argv[1]))
-ok = k["argv"][0] == sys.argv[2] and k.get("env", {}).get("GOTOOLCHAIN") == sys.argv[3]
+env = k.get("env", {})
+ok = k["argv"][0] == sys.argv[2] and env.get("GOTOOLCHAIN") == sys.argv[3] and env.get("GOEXPERIMENT") == "simd"
 sys.exit(0 if ok else 1)
 PY
 then kernel_ok=1; fi
@@ -141,6 +142,8 @@ path, toolchain, gobin, gobindir = sys.argv[1:]
 k = json.load(open(path))
 env = k.setdefault("env", {})
 env["GOTOOLCHAIN"] = toolchain
+# The same build as `make`: GoMLX's SIMD matrix kernels (see Makefile).
+env["GOEXPERIMENT"] = "simd"
 parts = [gobin, gobindir] + [p for p in os.environ.get("PATH", "").split(":") if p and p not in (gobin, gobindir)]
 env["PATH"] = ":".join(parts)
 k["display_name"] = "Go (gonb)"

@@ -26,7 +26,7 @@ func BenchmarkTrainStepChapter(b *testing.B) {
 	p := &MLP{cfg: Config{Hidden: 256, Chunk: 1, StateDim: 128, ActionDim: 7}}
 	store := model.NewStore()
 	tr := train.NewTrainer(be, store, func(scope *model.Scope, obs *Node) *Node {
-		return p.forward(scope, obs)
+		return p.forward(scope, obs, nil)
 	}, loss.MeanSquaredError, optimizer.Adam().LearningRate(1e-4).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	obs := make([]float32, 64*128)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -19,8 +20,12 @@ import (
 
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/policy"
 	"github.com/policylab/policylab/lessons/sim"
 )
+
+// Both BC policies satisfy the shared policy interface.
+var _ policy.Policy = (*MLP)(nil)
 
 // KindMLP names the MLP policy in checkpoints.
 const KindMLP = "bc-mlp"
@@ -48,6 +53,9 @@ type Config struct {
 	// absolute targets reached 0% and relative ones the success rates the
 	// notebook reports.
 	RelativeTo []int `json:"relative_to,omitempty"`
+	// Vision, when set, makes this the chapter's VisionBCPolicy: a ResNet
+	// image encoder beside a proprioception encoder (see VisionConfig).
+	Vision *VisionConfig `json:"vision,omitempty"`
 	// StateDim and ActionDim are set from the dataset by Fit.
 	StateDim  int `json:"state_dim"`
 	ActionDim int `json:"action_dim"`
@@ -67,6 +75,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bc: Normalizer = %q, must be %q or %q", c.Normalizer, data.MinMax, data.MeanStd)
 	case c.StateDim < 0 || c.ActionDim < 0:
 		return fmt.Errorf("bc: StateDim = %d, ActionDim = %d, must be >= 0", c.StateDim, c.ActionDim)
+	}
+	if c.Vision != nil {
+		if err := c.Vision.Validate(); err != nil {
+			return err
+		}
+		if c.StateDim > 0 && c.Vision.ProprioDim > c.StateDim {
+			return fmt.Errorf("bc: Vision.ProprioDim = %d, more than the %d state elements", c.Vision.ProprioDim, c.StateDim)
+		}
 	}
 	if c.RelativeTo != nil && c.ActionDim > 0 {
 		if len(c.RelativeTo) != c.ActionDim {
@@ -95,6 +111,11 @@ type MLP struct {
 	obsNorm, actNorm data.Normalizer
 	train, val       *data.Sampler
 
+	// images renders the camera image of a state (vision policies): the
+	// image a dataset frame showed, at the environment's resolution.
+	images     func(state []float32) (*image.RGBA, error)
+	imageCache map[int]*tensors.Tensor
+
 	mu   sync.Mutex
 	exec *model.Exec
 }
@@ -107,7 +128,29 @@ func NewMLP(b compute.Backend, cfg Config) (*MLP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Vision != nil {
+		return nil, errors.New("bc: a vision config needs NewVision (it needs the image renderer)")
+	}
 	return &MLP{cfg: cfg, backend: b, store: model.NewStore()}, nil
+}
+
+// NewVision makes the chapter's VisionBCPolicy. images renders the camera
+// image of a state vector (e.g. sim.ArmImage): datasets hold states only,
+// and at run time observations without an image are rendered the same way.
+func NewVision(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error)) (*MLP, error) {
+	if b == nil {
+		return nil, errors.New("bc: nil backend")
+	}
+	if cfg.Vision == nil {
+		return nil, errors.New("bc: NewVision needs Config.Vision")
+	}
+	if images == nil {
+		return nil, errors.New("bc: NewVision needs an image renderer")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &MLP{cfg: cfg, backend: b, store: model.NewStore(), images: images}, nil
 }
 
 // Config returns the policy's configuration.
@@ -173,8 +216,12 @@ func (p *MLP) relative(action, state []float32) []float32 {
 	return out
 }
 
-// forward is the network: obs [batch, StateDim] → [batch, Chunk·ActionDim].
-func (p *MLP) forward(scope *model.Scope, obs *Node) *Node {
+// forward is the network: obs [batch, StateDim] (and, for vision,
+// images [batch, size, size, 3]) → [batch, Chunk·ActionDim].
+func (p *MLP) forward(scope *model.Scope, obs *Node, images *Node) *Node {
+	if p.cfg.Vision != nil {
+		return p.visionForward(scope, obs, images)
+	}
 	enc, head := scope.In("encoder"), scope.In("head")
 	h := activation.Relu(layers.DenseWithBias(enc.In("0"), obs, p.cfg.Hidden))
 	h = activation.Relu(layers.DenseWithBias(enc.In("1"), h, p.cfg.Hidden))
@@ -182,8 +229,13 @@ func (p *MLP) forward(scope *model.Scope, obs *Node) *Node {
 	return layers.DenseWithBias(head.In("1"), h, p.cfg.Chunk*p.cfg.ActionDim)
 }
 
-// Kind implements trainer.Trainable.
-func (p *MLP) Kind() string { return KindMLP }
+// Kind implements trainer.Trainable: "bc-mlp" or "bc-vision".
+func (p *MLP) Kind() string {
+	if p.cfg.Vision != nil {
+		return KindVision
+	}
+	return KindMLP
+}
 
 // Backend implements trainer.Trainable.
 func (p *MLP) Backend() compute.Backend { return p.backend }
@@ -225,18 +277,33 @@ func (p *MLP) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 			}
 		}
 	}
+	var img *tensors.Tensor
+	if p.cfg.Vision != nil {
+		var err error
+		if img, err = p.batchImages(s, indices, obs, val); err != nil {
+			return nil, err
+		}
+	}
 	p.obsNorm.Normalize(obs)
 	p.actNorm.Normalize(act)
-	return []*tensors.Tensor{
+	in := []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(obs, n, p.cfg.StateDim),
 		tensors.FromFlatDataAndDimensions(act, n, p.cfg.Chunk*p.cfg.ActionDim),
-	}, nil
+	}
+	if img != nil {
+		in = append(in, img)
+	}
+	return in, nil
 }
 
 // LossGraph implements trainer.Trainable: the chapter's MSE between the
 // predicted and the demonstrated (normalized) actions.
 func (p *MLP) LossGraph(scope *model.Scope, inputs []*Node) *Node {
-	pred := p.forward(scope, inputs[0])
+	var images *Node
+	if len(inputs) > 2 {
+		images = inputs[2]
+	}
+	pred := p.forward(scope, inputs[0], images)
 	return ReduceAllMean(Square(Sub(pred, inputs[1])))
 }
 
@@ -252,7 +319,7 @@ func (p *MLP) Meta() (checkpoint.Meta, error) {
 		return checkpoint.Meta{}, err
 	}
 	n, err := json.Marshal(meta{p.obsNorm, p.actNorm})
-	return checkpoint.Meta{Kind: KindMLP, Config: c, Normalizers: n}, err
+	return checkpoint.Meta{Kind: p.Kind(), Config: c, Normalizers: n}, err
 }
 
 // Restore implements trainer.Trainable.
@@ -285,20 +352,24 @@ func (p *MLP) Restore(m checkpoint.Meta) error {
 }
 
 // Load makes a policy from a checkpoint directory (see package checkpoint).
-func Load(b compute.Backend, dir string) (*MLP, error) {
-	p, err := NewMLP(b, DefaultConfig())
-	if err != nil {
-		return nil, err
+// images is the renderer of a vision policy (nil for the MLP).
+func Load(b compute.Backend, dir string, images func(state []float32) (*image.RGBA, error)) (*MLP, error) {
+	p := &MLP{cfg: DefaultConfig(), backend: b, store: model.NewStore(), images: images}
+	if b == nil {
+		return nil, errors.New("bc: nil backend")
 	}
 	m, err := checkpoint.Load(dir, p.store)
 	if err != nil {
 		return nil, err
 	}
-	if m.Kind != KindMLP {
-		return nil, fmt.Errorf("bc: checkpoint %s holds a %q policy, not %q", dir, m.Kind, KindMLP)
+	if m.Kind != KindMLP && m.Kind != KindVision {
+		return nil, fmt.Errorf("bc: checkpoint %s holds a %q policy, not a BC policy", dir, m.Kind)
 	}
 	if err := p.Restore(m); err != nil {
 		return nil, err
+	}
+	if p.cfg.Vision != nil && images == nil {
+		return nil, fmt.Errorf("bc: checkpoint %s is a vision policy: Load needs its image renderer", dir)
 	}
 	return p, nil
 }
@@ -309,19 +380,27 @@ func (p *MLP) Reset(int64) {}
 // PredictActionChunk returns the next Chunk actions for an observation:
 // [Chunk][ActionDim], in the environment's units.
 func (p *MLP) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
-	out, err := p.PredictBatch([][]float32{obs.State})
+	var imgs []*image.RGBA
+	if p.cfg.Vision != nil {
+		imgs = []*image.RGBA{obs.Image}
+	}
+	out, err := p.predict([][]float32{obs.State}, imgs)
 	if err != nil {
 		return nil, err
 	}
 	return out[0], nil
 }
 
-// ActChunk implements eval.ChunkPolicy.
-func (p *MLP) ActChunk(obs sim.Obs) ([][]float32, error) { return p.PredictActionChunk(obs) }
-
 // PredictBatch predicts for several observations at once:
-// states [batch][StateDim] → [batch][Chunk][ActionDim].
+// states [batch][StateDim] → [batch][Chunk][ActionDim]. A vision policy
+// renders their images.
 func (p *MLP) PredictBatch(states [][]float32) ([][][]float32, error) {
+	return p.predict(states, nil)
+}
+
+// predict is PredictBatch with camera images (vision; a nil image is
+// rendered from its state).
+func (p *MLP) predict(states [][]float32, imgs []*image.RGBA) ([][][]float32, error) {
 	if p.cfg.StateDim == 0 {
 		return nil, errors.New("bc: the policy is not trained (Fit and train it, or Load a checkpoint)")
 	}
@@ -333,12 +412,30 @@ func (p *MLP) PredictBatch(states [][]float32) ([][][]float32, error) {
 		flat = append(flat, s...)
 	}
 	raw := append([]float32(nil), flat...)
+	args := []any{nil}
+	if p.cfg.Vision != nil {
+		imgT, err := p.imagesTensor(states, imgs)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, imgT)
+	}
 	p.obsNorm.Normalize(flat)
+	args[0] = tensors.FromFlatDataAndDimensions(flat, len(states), p.cfg.StateDim)
 	p.mu.Lock()
 	if p.exec == nil {
-		e, err := model.NewExec(p.backend, p.store, func(scope *model.Scope, obs *Node) *Node {
-			return p.forward(scope.In(KindMLP), obs)
-		})
+		kind := p.Kind()
+		var e *model.Exec
+		var err error
+		if p.cfg.Vision != nil {
+			e, err = model.NewExec(p.backend, p.store, func(scope *model.Scope, obs, images *Node) *Node {
+				return p.forward(scope.In("%s", kind), obs, images)
+			})
+		} else {
+			e, err = model.NewExec(p.backend, p.store, func(scope *model.Scope, obs *Node) *Node {
+				return p.forward(scope.In("%s", kind), obs, nil)
+			})
+		}
 		if err != nil {
 			p.mu.Unlock()
 			return nil, fmt.Errorf("bc: %w", err)
@@ -347,7 +444,7 @@ func (p *MLP) PredictBatch(states [][]float32) ([][][]float32, error) {
 	}
 	exec := p.exec
 	p.mu.Unlock()
-	res, err := exec.Call(tensors.FromFlatDataAndDimensions(flat, len(states), p.cfg.StateDim))
+	res, err := exec.Call(args...)
 	if err != nil {
 		return nil, fmt.Errorf("bc: %w", err)
 	}

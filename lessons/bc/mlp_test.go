@@ -2,6 +2,8 @@ package bc
 
 import (
 	"os"
+
+	"github.com/gomlx/compute"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +24,15 @@ func armData(t testing.TB, n int) (*data.Dataset, sim.Factory) {
 		t.Fatal(err)
 	}
 	return ds, f
+}
+
+func mustBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	b, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestValidate(t *testing.T) {
@@ -77,15 +88,22 @@ func TestTrainSmokeAndChunks(t *testing.T) {
 	}
 }
 
-// TestStateBCLearnsReach trains the chapter's BCPolicy on 100 expert
-// demonstrations of arm REACH and scores it on 50 unseen seeds.
+// TestStateBCLearnsReach trains the chapter's BCPolicy, with relative
+// actions, on 200 noise-injected expert demonstrations of arm REACH and
+// scores it on 100 unseen seeds: the bar is 90%.
 func TestStateBCLearnsReach(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains for ~10 s")
+		t.Skip("trains for a few seconds")
 	}
-	b, _ := backend.New()
-	ds, f := armData(t, 100)
-	p, err := NewMLP(b, DefaultConfig())
+	b := mustBackend(t)
+	f := sim.ArmFactory(arm.DefaultConfig(arm.Reach), false)
+	ds, err := data.Generate(f, 200, 1, data.GenOptions{ActionNoise: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.RelativeTo = []int{0, 1, 2, 3, 4, 5, 6}
+	p, err := NewMLP(b, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,27 +111,27 @@ func TestStateBCLearnsReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc := trainer.DefaultConfig()
-	tc.Steps = 1000
+	tc.Steps = 1500
 	dir := t.TempDir()
 	tc.Dir = filepath.Join(dir, "ckpt")
 	h, err := trainer.Train(p, tc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := eval.Run(f.NewEnv, func() (eval.Policy, error) { return eval.Chunked(p, 1), nil }, eval.Config{Episodes: 50})
+	r, err := eval.Run(f.NewEnv, func() (eval.Policy, error) { return eval.Chunked(p, 1), nil }, eval.Config{Episodes: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("loss %.4g → %.4g at %.0f steps/s; %v", h.TrainLoss[0], h.FinalTrainLoss(), h.StepsPerSec, r)
-	if r.SuccessRate < 0.8 {
-		t.Errorf("state BC on arm REACH: success %.2f, want >= 0.8", r.SuccessRate)
+	if r.SuccessRate < 0.9 {
+		t.Errorf("state BC on arm REACH: success %.2f over 100 seeds, want >= 0.9", r.SuccessRate)
 	}
 	// The checkpoint reloads into a policy that acts the same.
 	ck, err := os.ReadDir(tc.Dir)
 	if err != nil || len(ck) == 0 {
 		t.Fatalf("no checkpoint written: %v", err)
 	}
-	q, err := Load(b, filepath.Join(tc.Dir, "ckpt-000001000"))
+	q, err := Load(b, filepath.Join(tc.Dir, "ckpt-000001500"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ type Setup struct {
 	Go        string // Go version the notebook was built with
 	Modules   map[string]string
 	GoNB      string // version of the GoNB kernel binary on PATH
+	Build     string // GOEXPERIMENT of this build ("simd": SIMD matrix kernels)
 	Echarts   string // path of the inlined echarts script
 	MatMul    [2]float32
 	FitSteps  int
@@ -78,6 +79,12 @@ func CheckSetup() (*Setup, error) {
 				v = d.Replace.Version + " (replaced: " + d.Replace.Path + ")"
 			}
 			s.Modules[d.Path] = v
+		}
+		s.Build = "GOEXPERIMENT=(none): portable matrix kernels"
+		for _, kv := range info.Settings {
+			if kv.Key == "GOEXPERIMENT" && kv.Value != "" {
+				s.Build = "GOEXPERIMENT=" + kv.Value
+			}
 		}
 	}
 	s.GoNB = gonbVersion()
@@ -162,7 +169,7 @@ func gonbVersion() string {
 func (s *Setup) String() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%-22s %s\n", "backend", s.Backend)
-	fmt.Fprintf(&sb, "%-22s %s\n", "Go", s.Go)
+	fmt.Fprintf(&sb, "%-22s %s (%s)\n", "Go", s.Go, s.Build)
 	for _, m := range modulesShown {
 		if v, ok := s.Modules[m]; ok {
 			fmt.Fprintf(&sb, "%-22s %s\n", m[strings.LastIndex(strings.TrimSuffix(m, "/v2"), "/")+1:], v)

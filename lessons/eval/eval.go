@@ -35,8 +35,8 @@ type Policy interface {
 // ChunkPolicy predicts a chunk of future actions per query.
 type ChunkPolicy interface {
 	Reset(seed int64)
-	// ActChunk returns actions for the next steps: [chunk, ActionDim].
-	ActChunk(obs sim.Obs) ([][]float32, error)
+	// PredictActionChunk returns actions for the next steps: [chunk, ActionDim].
+	PredictActionChunk(obs sim.Obs) ([][]float32, error)
 }
 
 // Chunked runs a ChunkPolicy as a Policy: it executes the first execute
@@ -56,7 +56,7 @@ func (c *chunked) Reset(seed int64) { c.queue = nil; c.p.Reset(seed) }
 
 func (c *chunked) Act(obs sim.Obs) ([]float32, error) {
 	if len(c.queue) == 0 {
-		chunk, err := c.p.ActChunk(obs)
+		chunk, err := c.p.PredictActionChunk(obs)
 		if err != nil {
 			return nil, err
 		}

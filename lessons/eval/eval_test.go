@@ -115,7 +115,7 @@ type chunker struct {
 }
 
 func (c *chunker) Reset(seed int64) { c.inner.Reset(seed) }
-func (c *chunker) ActChunk(obs sim.Obs) ([][]float32, error) {
+func (c *chunker) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 	c.queries++
 	a := c.inner.Act(obs)
 	out := make([][]float32, c.k)

@@ -260,6 +260,15 @@ func NumParams(cfg Config) int {
 // Like other GoMLX layers it panics on an invalid configuration or input
 // shape (call cfg.Validate first to get an error instead).
 func Features(scope *model.Scope, images *Node, cfg Config, training bool) *Node {
+	// Global average pooling over height and width (torchvision's
+	// AdaptiveAvgPool2d((1, 1)) followed by flatten(1)).
+	return ReduceMean(FeatureMaps(scope, images, cfg, training), 1, 2)
+}
+
+// FeatureMaps is the network before its pooling: [batch, H, W, 3] →
+// [batch, H/32, W/32, 8·Width], for heads that keep spatial layout (e.g. a
+// spatial softmax, as robomimic and Diffusion Policy use).
+func FeatureMaps(scope *model.Scope, images *Node, cfg Config, training bool) *Node {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
@@ -280,9 +289,7 @@ func Features(scope *model.Scope, images *Node, cfg Config, training bool) *Node
 			in = planes
 		}
 	}
-	// Global average pooling over height and width (torchvision's
-	// AdaptiveAvgPool2d((1, 1)) followed by flatten(1)).
-	return ReduceMean(x, 1, 2)
+	return x
 }
 
 // Stem is conv1 (7×7, stride 2, pad 3, no bias) → bn1 → ReLU → maxpool

@@ -171,3 +171,7 @@ func PushTFactory(kind PushTObs, images bool) Factory {
 		NewExpert: func() Expert { return &PushTExpert{X: pusht.NewExpert()} },
 	}
 }
+
+// ResetTo starts an episode from a given state [agent x, agent y, block x,
+// block y, block angle] instead of a seeded one.
+func (p *PushT) ResetTo(state [5]float64) Obs { return p.obs(p.env.ResetTo(state)) }
