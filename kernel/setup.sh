@@ -123,7 +123,7 @@ if [[ -f "$KJSON" ]] && /usr/bin/python3 - "$KJSON" "$GOBIN_DIR/gonb" "$TOOLCHAI
 import json, sys
 k = json.load(open(sys.argv[1]))
 env = k.get("env", {})
-ok = k["argv"][0] == sys.argv[2] and env.get("GOTOOLCHAIN") == sys.argv[3] and env.get("GOEXPERIMENT") == "simd"
+ok = k["argv"][0] == sys.argv[2] and env.get("GOTOOLCHAIN") == sys.argv[3] and "GOEXPERIMENT" not in env
 sys.exit(0 if ok else 1)
 PY
 then kernel_ok=1; fi
@@ -142,8 +142,9 @@ path, toolchain, gobin, gobindir = sys.argv[1:]
 k = json.load(open(path))
 env = k.setdefault("env", {})
 env["GOTOOLCHAIN"] = toolchain
-# The same build as `make`: GoMLX's SIMD matrix kernels (see Makefile).
-env["GOEXPERIMENT"] = "simd"
+# The same build as `make`: portable kernels (GoMLX's SIMD build crashes on
+# some broadcasts; see Makefile). Set GOEXPERIMENT=simd yourself to try it.
+env.pop("GOEXPERIMENT", None)
 parts = [gobin, gobindir] + [p for p in os.environ.get("PATH", "").split(":") if p and p not in (gobin, gobindir)]
 env["PATH"] = ":".join(parts)
 k["display_name"] = "Go (gonb)"

@@ -48,6 +48,7 @@ type Ratio struct {
 // to our benchmark figure measuring the same thing.
 var peerPairs = []struct{ peerKey, ours, unit string }{
 	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapter", "steps/s"},
+	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapterSIMD", "steps/s"},
 }
 
 // Report is the content of bench.json.
