@@ -287,7 +287,18 @@ func ChartHTML(c Chart) string {
 	sb.WriteString("  var option = ")
 	sb.WriteString(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(snip.Option), ";")))
 	sb.WriteString(";\n")
-	sb.WriteString(`  var tries = 0;
+	sb.WriteString(`  // Options carry JavaScript functions (axis label formatters) as
+  // strings: turn them back into functions.
+  (function revive(o) {
+    if (Array.isArray(o)) { o.forEach(revive); return; }
+    if (!o || typeof o !== 'object') { return; }
+    for (var k in o) {
+      var v = o[k];
+      if (typeof v === 'string' && /^\s*function\s*\(/.test(v)) { o[k] = (new Function('return (' + v + ');'))(); }
+      else { revive(v); }
+    }
+  })(option);
+  var tries = 0;
   function draw() {
     var el = document.getElementById(id);
     if (!el) { return; }

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/gif"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,4 +217,43 @@ func many(n int) [][2]float64 {
 		xy[i] = [2]float64{float64(i % 500), float64(i % 333)}
 	}
 	return xy
+}
+
+// TestLogAxisLabelsFormatted: the log axis' label formatter runs as a
+// function in the browser (not printed as text): the chart's axis labels
+// read like 1e-3, never like JavaScript source.
+func TestLogAxisLabelsFormatted(t *testing.T) {
+	if _, err := browser.Chromium(); err != nil {
+		if os.Getenv("POLICYLAB_REQUIRE_BROWSER") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ih, err := InitHTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := LossCurves("loss", Series{Name: "a", Y: []float64{1, 1e-2, 1e-4}})
+	probe := `<script>window.addEventListener('load', function () { setTimeout(function () {
+  var el = document.querySelector('[data-policylab-chart]');
+  var opt = window.echarts.getInstanceByDom(el).getOption();
+  var f = opt.yAxis[0].axisLabel.formatter;
+  var out = document.createElement('div'); out.id = 'fmt';
+  out.textContent = (typeof f) + ':' + (typeof f === 'function' ? f(0.001) + ',' + f(0.5) : '');
+  document.body.appendChild(out); }, 500); });</script>`
+	page := filepath.Join(t.TempDir(), "log.html")
+	if err := os.WriteFile(page, []byte("<html><body>"+ih+ChartHTML(c)+probe+"</body></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := browser.Chromium()
+	out, err := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000",
+		"--dump-dom", "file://"+page).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `<div id="fmt">function:1e-3,0.5</div>`) {
+		i := strings.Index(string(out), `id="fmt"`)
+		t.Errorf("formatter did not run as a function: %q", string(out)[max(0, i-10):min(len(out), i+80)])
+	}
 }
