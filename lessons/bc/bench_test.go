@@ -23,7 +23,7 @@ func BenchmarkTrainStepChapter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &MLP{cfg: Config{Hidden: 256, Chunk: 1, StateDim: 128, ActionDim: 7}}
+	p := &Policy{cfg: Config{Hidden: 256, Chunk: 1, StateDim: 128, ActionDim: 7}}
 	store := model.NewStore()
 	tr := train.NewTrainer(be, store, func(scope *model.Scope, obs *Node) *Node {
 		return p.forward(scope, obs, nil)

@@ -19,7 +19,7 @@ import (
 // Run is one trained and evaluated policy, for the lesson's tables.
 type Run struct {
 	Name    string
-	Policy  *MLP
+	Policy  *Policy
 	History *trainer.History
 	Eval    *eval.Result
 	Demos   int
@@ -30,7 +30,7 @@ type Run struct {
 // f over episodes seeded episodes.
 func Experiment(name string, b compute.Backend, ds *data.Dataset, cfg Config, tc trainer.Config,
 	f sim.Factory, episodes int, images func([]float32) (*image.RGBA, error)) (*Run, error) {
-	var p *MLP
+	var p *Policy
 	var err error
 	if cfg.Vision != nil {
 		p, err = NewVision(b, cfg, images)

@@ -1,6 +1,7 @@
 // Package bc holds the behaviour-cloning policies of section 4.2.2: the
 // chapter's BCPolicy (an MLP from observation to action) with an
-// action-chunk variant, trained by the one training loop (package trainer)
+// action-chunk variant, and its VisionBCPolicy (ResNet-18 image encoder
+// plus proprioception), trained by the one training loop (package trainer)
 // with a mean-squared-error loss on expert demonstrations.
 package bc
 
@@ -24,13 +25,13 @@ import (
 	"github.com/policylab/policylab/lessons/sim"
 )
 
-// Both BC policies satisfy the shared policy interface.
-var _ policy.Policy = (*MLP)(nil)
+// BC policies satisfy the shared policy interface.
+var _ policy.Policy = (*Policy)(nil)
 
 // KindMLP names the MLP policy in checkpoints.
 const KindMLP = "bc-mlp"
 
-// Config of the MLP policy.
+// Config of a BC policy (the MLP, or with Vision the vision policy).
 type Config struct {
 	// Hidden is the width of the chapter's encoder (2 layers) and head
 	// (1 hidden layer): 256 in the chapter.
@@ -97,13 +98,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// MLP is the chapter's BCPolicy:
+// Policy is a behaviour-cloning policy. Without Config.Vision it is the
+// chapter's BCPolicy (made by NewMLP):
 //
 //	encoder: Linear(obs → H), ReLU, Linear(H → H), ReLU
 //	head:    Linear(H → H), ReLU, Linear(H → Chunk·action)
 //
 // observation: [batch, StateDim] (normalized) → actions [batch, Chunk, ActionDim].
-type MLP struct {
+// With Config.Vision it is the chapter's VisionBCPolicy (made by
+// NewVision; see VisionConfig).
+type Policy struct {
 	cfg     Config
 	backend compute.Backend
 	store   *model.Store
@@ -121,7 +125,7 @@ type MLP struct {
 }
 
 // NewMLP makes an untrained policy on a backend.
-func NewMLP(b compute.Backend, cfg Config) (*MLP, error) {
+func NewMLP(b compute.Backend, cfg Config) (*Policy, error) {
 	if b == nil {
 		return nil, errors.New("bc: nil backend")
 	}
@@ -131,13 +135,13 @@ func NewMLP(b compute.Backend, cfg Config) (*MLP, error) {
 	if cfg.Vision != nil {
 		return nil, errors.New("bc: a vision config needs NewVision (it needs the image renderer)")
 	}
-	return &MLP{cfg: cfg, backend: b, store: model.NewStore()}, nil
+	return &Policy{cfg: cfg, backend: b, store: model.NewStore()}, nil
 }
 
 // NewVision makes the chapter's VisionBCPolicy. images renders the camera
 // image of a state vector (e.g. sim.ArmImage): datasets hold states only,
 // and at run time observations without an image are rendered the same way.
-func NewVision(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error)) (*MLP, error) {
+func NewVision(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error)) (*Policy, error) {
 	if b == nil {
 		return nil, errors.New("bc: nil backend")
 	}
@@ -150,17 +154,17 @@ func NewVision(b compute.Backend, cfg Config, images func(state []float32) (*ima
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &MLP{cfg: cfg, backend: b, store: model.NewStore(), images: images}, nil
+	return &Policy{cfg: cfg, backend: b, store: model.NewStore(), images: images}, nil
 }
 
 // Config returns the policy's configuration.
-func (p *MLP) Config() Config { return p.cfg }
+func (p *Policy) Config() Config { return p.cfg }
 
 // Fit prepares training on ds: it splits episodes into training and
 // validation (valFraction of them, by seed), fits the normalizers on the
 // training episodes and builds the samplers (observation horizon 1,
 // prediction horizon Chunk).
-func (p *MLP) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
+func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 	if err := ds.Validate(); err != nil {
 		return err
 	}
@@ -208,7 +212,7 @@ func (p *MLP) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 
 // relative returns action − state[RelativeTo] (a copy), or a copy of the
 // action when actions are absolute.
-func (p *MLP) relative(action, state []float32) []float32 {
+func (p *Policy) relative(action, state []float32) []float32 {
 	out := append([]float32(nil), action...)
 	for i, d := range p.cfg.RelativeTo {
 		out[i] -= state[d]
@@ -218,7 +222,7 @@ func (p *MLP) relative(action, state []float32) []float32 {
 
 // forward is the network: obs [batch, StateDim] (and, for vision,
 // images [batch, size, size, 3]) → [batch, Chunk·ActionDim].
-func (p *MLP) forward(scope *model.Scope, obs *Node, images *Node) *Node {
+func (p *Policy) forward(scope *model.Scope, obs *Node, images *Node) *Node {
 	if p.cfg.Vision != nil {
 		return p.visionForward(scope, obs, images)
 	}
@@ -230,7 +234,7 @@ func (p *MLP) forward(scope *model.Scope, obs *Node, images *Node) *Node {
 }
 
 // Kind implements trainer.Trainable: "bc-mlp" or "bc-vision".
-func (p *MLP) Kind() string {
+func (p *Policy) Kind() string {
 	if p.cfg.Vision != nil {
 		return KindVision
 	}
@@ -238,13 +242,13 @@ func (p *MLP) Kind() string {
 }
 
 // Backend implements trainer.Trainable.
-func (p *MLP) Backend() compute.Backend { return p.backend }
+func (p *Policy) Backend() compute.Backend { return p.backend }
 
 // Store implements trainer.Trainable.
-func (p *MLP) Store() *model.Store { return p.store }
+func (p *Policy) Store() *model.Store { return p.store }
 
 // NumSamples implements trainer.Trainable.
-func (p *MLP) NumSamples(val bool) int {
+func (p *Policy) NumSamples(val bool) int {
 	s := p.train
 	if val {
 		s = p.val
@@ -257,7 +261,7 @@ func (p *MLP) NumSamples(val bool) int {
 
 // Inputs implements trainer.Trainable: normalized observations
 // [batch, StateDim] and target actions [batch, Chunk·ActionDim].
-func (p *MLP) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
+func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 	s := p.train
 	if val {
 		s = p.val
@@ -298,7 +302,7 @@ func (p *MLP) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 
 // LossGraph implements trainer.Trainable: the chapter's MSE between the
 // predicted and the demonstrated (normalized) actions.
-func (p *MLP) LossGraph(scope *model.Scope, inputs []*Node) *Node {
+func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	var images *Node
 	if len(inputs) > 2 {
 		images = inputs[2]
@@ -313,7 +317,7 @@ type meta struct {
 }
 
 // Meta implements trainer.Trainable.
-func (p *MLP) Meta() (checkpoint.Meta, error) {
+func (p *Policy) Meta() (checkpoint.Meta, error) {
 	c, err := json.Marshal(p.cfg)
 	if err != nil {
 		return checkpoint.Meta{}, err
@@ -323,7 +327,7 @@ func (p *MLP) Meta() (checkpoint.Meta, error) {
 }
 
 // Restore implements trainer.Trainable.
-func (p *MLP) Restore(m checkpoint.Meta) error {
+func (p *Policy) Restore(m checkpoint.Meta) error {
 	var c Config
 	if err := json.Unmarshal(m.Config, &c); err != nil {
 		return fmt.Errorf("bc: checkpoint config: %w", err)
@@ -353,8 +357,8 @@ func (p *MLP) Restore(m checkpoint.Meta) error {
 
 // Load makes a policy from a checkpoint directory (see package checkpoint).
 // images is the renderer of a vision policy (nil for the MLP).
-func Load(b compute.Backend, dir string, images func(state []float32) (*image.RGBA, error)) (*MLP, error) {
-	p := &MLP{cfg: DefaultConfig(), backend: b, store: model.NewStore(), images: images}
+func Load(b compute.Backend, dir string, images func(state []float32) (*image.RGBA, error)) (*Policy, error) {
+	p := &Policy{cfg: DefaultConfig(), backend: b, store: model.NewStore(), images: images}
 	if b == nil {
 		return nil, errors.New("bc: nil backend")
 	}
@@ -374,12 +378,12 @@ func Load(b compute.Backend, dir string, images func(state []float32) (*image.RG
 	return p, nil
 }
 
-// Reset implements eval.ChunkPolicy (the MLP keeps no state between steps).
-func (p *MLP) Reset(int64) {}
+// Reset implements eval.ChunkPolicy (BC policies keep no state between steps).
+func (p *Policy) Reset(int64) {}
 
 // PredictActionChunk returns the next Chunk actions for an observation:
 // [Chunk][ActionDim], in the environment's units.
-func (p *MLP) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
+func (p *Policy) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 	var imgs []*image.RGBA
 	if p.cfg.Vision != nil {
 		imgs = []*image.RGBA{obs.Image}
@@ -394,13 +398,13 @@ func (p *MLP) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 // PredictBatch predicts for several observations at once:
 // states [batch][StateDim] → [batch][Chunk][ActionDim]. A vision policy
 // renders their images.
-func (p *MLP) PredictBatch(states [][]float32) ([][][]float32, error) {
+func (p *Policy) PredictBatch(states [][]float32) ([][][]float32, error) {
 	return p.predict(states, nil)
 }
 
 // predict is PredictBatch with camera images (vision; a nil image is
 // rendered from its state).
-func (p *MLP) predict(states [][]float32, imgs []*image.RGBA) ([][][]float32, error) {
+func (p *Policy) predict(states [][]float32, imgs []*image.RGBA) ([][][]float32, error) {
 	if p.cfg.StateDim == 0 {
 		return nil, errors.New("bc: the policy is not trained (Fit and train it, or Load a checkpoint)")
 	}

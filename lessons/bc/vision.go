@@ -89,7 +89,7 @@ func (v *VisionConfig) Validate() error {
 
 // visionForward: obs [batch, StateDim] (its first ProprioDim elements are
 // used), images [batch, size, size, 3] in [0, 1] → [batch, Chunk·ActionDim].
-func (p *MLP) visionForward(scope *model.Scope, obs, images *Node) *Node {
+func (p *Policy) visionForward(scope *model.Scope, obs, images *Node) *Node {
 	v := p.cfg.Vision
 	g := images.Graph()
 	mean := Reshape(Const(g, resnet.ImageNetMean[:]), 1, 1, 1, 3)
@@ -150,7 +150,7 @@ func coord(i, n int) float32 {
 
 // batchImages returns the images of the sampled frames [batch, size,
 // size, 3], rendering and resizing each dataset frame once.
-func (p *MLP) batchImages(s *data.Sampler, indices []int, obs []float32, val bool) (*tensors.Tensor, error) {
+func (p *Policy) batchImages(s *data.Sampler, indices []int, obs []float32, val bool) (*tensors.Tensor, error) {
 	size := p.cfg.Vision.ImageSize
 	per := size * size * 3
 	out := make([]float32, len(indices)*per)
@@ -196,7 +196,7 @@ func shiftImage(dst, src []float32, size, dx, dy int) {
 }
 
 // imagesTensor prepares inference images, rendering the missing ones.
-func (p *MLP) imagesTensor(states [][]float32, imgs []*image.RGBA) (*tensors.Tensor, error) {
+func (p *Policy) imagesTensor(states [][]float32, imgs []*image.RGBA) (*tensors.Tensor, error) {
 	size := p.cfg.Vision.ImageSize
 	per := size * size * 3
 	out := make([]float32, len(states)*per)

@@ -32,7 +32,7 @@ func dataset(t testing.TB) *data.Dataset {
 	return armDS
 }
 
-func newPolicy(t testing.TB) *bc.MLP {
+func newPolicy(t testing.TB) *bc.Policy {
 	t.Helper()
 	b, err := backend.New()
 	if err != nil {
@@ -57,7 +57,7 @@ func smallConfig(dir string) trainer.Config {
 	return c
 }
 
-func weights(t *testing.T, p *bc.MLP) map[string][]float32 {
+func weights(t *testing.T, p *bc.Policy) map[string][]float32 {
 	t.Helper()
 	out := map[string][]float32{}
 	for v := range p.Store().IterVariables() {
@@ -198,12 +198,12 @@ func TestCorruptCheckpoint(t *testing.T) {
 
 // nanPolicy feeds NaN observations from step 5 on.
 type nanPolicy struct {
-	*bc.MLP
+	*bc.Policy
 	calls int
 }
 
 func (n *nanPolicy) Inputs(idx []int, val bool) ([]*tensors.Tensor, error) {
-	in, err := n.MLP.Inputs(idx, val)
+	in, err := n.Policy.Inputs(idx, val)
 	if !val {
 		n.calls++
 		if n.calls >= 5 {
@@ -219,7 +219,7 @@ func TestNaNLossStops(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	c := smallConfig(dir)
 	c.CheckpointEvery = 2
-	_, err := trainer.Train(&nanPolicy{MLP: newPolicy(t)}, c)
+	_, err := trainer.Train(&nanPolicy{Policy: newPolicy(t)}, c)
 	if err == nil || !strings.Contains(err.Error(), "the loss is NaN at step 5") {
 		t.Fatalf("err = %v", err)
 	}
