@@ -118,7 +118,7 @@ type Policy struct {
 	// images renders the camera image of a state (vision policies): the
 	// image a dataset frame showed, at the environment's resolution.
 	images     func(state []float32) (*image.RGBA, error)
-	imageCache map[int]*tensors.Tensor
+	imageCache map[int][]float32 // resized [size, size, 3] image of each dataset frame
 
 	mu   sync.Mutex
 	exec *model.Exec

@@ -155,21 +155,20 @@ func (p *Policy) batchImages(s *data.Sampler, indices []int, obs []float32, val 
 	per := size * size * 3
 	out := make([]float32, len(indices)*per)
 	if p.imageCache == nil {
-		p.imageCache = map[int]*tensors.Tensor{}
+		p.imageCache = map[int][]float32{}
 	}
 	for b, i := range indices {
 		ep, t := s.Anchor(i)
 		key := ep<<20 | t
-		img, ok := p.imageCache[key]
+		src, ok := p.imageCache[key]
 		if !ok {
 			rgba, err := p.images(obs[b*p.cfg.StateDim : (b+1)*p.cfg.StateDim])
 			if err != nil {
 				return nil, fmt.Errorf("bc: rendering episode %d frame %d: %w", ep, t, err)
 			}
-			img = tensors.FromFlatDataAndDimensions(ResizeRGB(rgba, size), size, size, 3)
-			p.imageCache[key] = img
+			src = ResizeRGB(rgba, size)
+			p.imageCache[key] = src
 		}
-		src := tensors.MustCopyFlatData[float32](img)
 		if shift := p.cfg.Vision.Shift; shift > 0 && !val {
 			// Seeded by the sample and its place in the batch, so a batch
 			// (and a resumed run) gets the same shifts every time.

@@ -89,25 +89,22 @@ func (d *Dataset) NumFrames() int {
 // StateDim is the length of observation vectors: len(StateNames), or the
 // length of the first state when names are absent (0 for an empty dataset).
 func (d *Dataset) StateDim() int {
-	if len(d.StateNames) > 0 {
-		return len(d.StateNames)
-	}
-	for _, e := range d.Episodes {
-		if len(e.States) > 0 {
-			return len(e.States[0])
-		}
-	}
-	return 0
+	return d.dim(d.StateNames, func(e *Episode) [][]float32 { return e.States })
 }
 
 // ActionDim is the length of action vectors, found like StateDim.
 func (d *Dataset) ActionDim() int {
-	if len(d.ActionNames) > 0 {
-		return len(d.ActionNames)
+	return d.dim(d.ActionNames, func(e *Episode) [][]float32 { return e.Actions })
+}
+
+// dim is the number of names, else the length of the first row.
+func (d *Dataset) dim(names []string, rows func(*Episode) [][]float32) int {
+	if len(names) > 0 {
+		return len(names)
 	}
-	for _, e := range d.Episodes {
-		if len(e.Actions) > 0 {
-			return len(e.Actions[0])
+	for i := range d.Episodes {
+		if r := rows(&d.Episodes[i]); len(r) > 0 {
+			return len(r[0])
 		}
 	}
 	return 0

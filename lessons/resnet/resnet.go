@@ -396,15 +396,9 @@ func BatchNormalization(scope *model.Scope, x *Node, training bool) *Node {
 	c := dims[rank-1]
 	g := x.Graph()
 	varShape := shapes.Make(x.DType(), c)
-	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", varShape).SetTrainable(true)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).SetTrainable(true)
 	runMean := scope.WithInitializer(initializer.Zero).VariableWithShape("mean", varShape).SetTrainable(false)
 	runVar := scope.WithInitializer(initializer.One).VariableWithShape("variance", varShape).SetTrainable(false)
-	bcast := make([]int, rank)
-	for i := range bcast {
-		bcast[i] = 1
-	}
-	bcast[rank-1] = c
+	bcast := channelShape(rank, c)
 
 	var mean, variance *Node
 	if training && scope.IsTraining(g) {
@@ -426,7 +420,32 @@ func BatchNormalization(scope *model.Scope, x *Node, training bool) *Node {
 		mean, variance = runMean.NodeValue(g), runVar.NodeValue(g)
 	}
 	normalized := Div(Sub(x, Reshape(mean, bcast...)), Sqrt(AddScalar(Reshape(variance, bcast...), Epsilon)))
-	return Add(Mul(normalized, Reshape(scale.NodeValue(g), bcast...)), Reshape(offset.NodeValue(g), bcast...))
+	return channelAffine(scope, normalized)
+}
+
+// channelShape is [1, ..., 1, c] of the given rank: a per-channel vector
+// shaped to broadcast over channels-last activations.
+func channelShape(rank, c int) []int {
+	s := make([]int, rank)
+	for i := range s {
+		s[i] = 1
+	}
+	s[rank-1] = c
+	return s
+}
+
+// channelAffine applies the learnable per-channel scale γ ("scale", 1 at
+// start) and offset β ("offset", 0 at start) of both norms to channels-last
+// x: y = x·γ + β.
+func channelAffine(scope *model.Scope, x *Node) *Node {
+	dims := x.Shape().Dimensions
+	rank, c := len(dims), dims[len(dims)-1]
+	varShape := shapes.Make(x.DType(), c)
+	g := x.Graph()
+	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", varShape).NodeValue(g)
+	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).NodeValue(g)
+	bcast := channelShape(rank, c)
+	return Add(Mul(x, Reshape(scale, bcast...)), Reshape(offset, bcast...))
 }
 
 // GroupNormalization is Group Normalization (Wu & He 2018) for channels-last
@@ -465,18 +484,7 @@ func GroupNormalization(scope *model.Scope, x *Node, groups int, epsilon float64
 	centered := Sub(xg, mean)
 	variance := ReduceAndKeep(Square(centered), ReduceMean, axes...)
 	normalized := Div(centered, Sqrt(AddScalar(variance, epsilon)))
-	normalized = Reshape(normalized, dims...)
-
-	varShape := shapes.Make(x.DType(), c)
-	g := x.Graph()
-	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", varShape).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).NodeValue(g)
-	bcast := make([]int, rank)
-	for i := range bcast {
-		bcast[i] = 1
-	}
-	bcast[rank-1] = c
-	return Add(Mul(normalized, Reshape(scale, bcast...)), Reshape(offset, bcast...))
+	return channelAffine(scope, Reshape(normalized, dims...))
 }
 
 // scopePrefix turns a scope name ("resnet", "/resnet", "" for the root) into

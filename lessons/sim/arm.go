@@ -163,6 +163,5 @@ func ArmImage(state []float32, task arm.Task, size int) (*image.RGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := ao.Targets[:ao.NumTargets]
-	return arm.RenderScene(arm.DefaultCamera(), ao.JointPos, targets[:], task, size), nil
+	return arm.RenderScene(arm.DefaultCamera(), ao.JointPos, ao.Targets[:ao.NumTargets], task, size), nil
 }

@@ -248,8 +248,8 @@ func Train(t Trainable, cfg Config) (*History, error) {
 			for i := b * cfg.BatchSize; i < min(nVal, (b+1)*cfg.BatchSize); i++ {
 				idx = append(idx, i)
 			}
-			for len(idx) < cfg.BatchSize { // keep one graph shape: wrap around
-				idx = append(idx, idx[len(idx)%max(1, len(idx))])
+			for len(idx) < cfg.BatchSize { // keep one graph shape: pad the last batch with its first sample
+				idx = append(idx, idx[0])
 			}
 			in, err := t.Inputs(idx, true)
 			if err != nil {
