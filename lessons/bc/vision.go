@@ -49,10 +49,25 @@ const (
 	PoolSpatialSoftmax = "spatial-softmax"
 )
 
-// GPUVisionConfig is the chapter's network: torchvision's ResNet-18
-// (width 64, BatchNorm) on 96×96 images. Too slow to train on a CPU.
-func GPUVisionConfig() VisionConfig {
+// ChapterVisionConfig is the chapter's network as written: torchvision's
+// ResNet-18 (width 64, BatchNorm) with its global average pool, on 96×96
+// images, no augmentation. Measured on an H100 (GOMLX_BACKEND=xla:cuda,
+// 200 DART demos of arm REACH, batch 64, 3,000 steps, 2026-11-25): 62%
+// success over 100 seeded episodes (52% at step 1,000), with a training
+// loss of 2e-4 against a validation loss of 0.028 — it memorizes the
+// demonstrations instead of locating the target.
+func ChapterVisionConfig() VisionConfig {
 	return VisionConfig{ResNet: resnet.DefaultConfig(), ImageSize: 96, ProprioDim: 14, Pool: PoolAvg}
+}
+
+// GPUVisionConfig is the full ResNet-18 (width 64, BatchNorm, 11.2 M
+// parameters) on 96×96 images with the two departures of CPUVisionConfig:
+// a spatial-softmax pool and ±6 px random shifts. Measured on an H100
+// (xla:cuda, 200 DART demos of arm REACH, batch 64, 3,000 steps in 71 s,
+// 2026-11-25): 97% success over 100 seeded episodes (96% already at step
+// 1,000), against 62% for ChapterVisionConfig. Too slow to train on a CPU.
+func GPUVisionConfig() VisionConfig {
+	return VisionConfig{ResNet: resnet.DefaultConfig(), ImageSize: 96, ProprioDim: 14, Pool: PoolSpatialSoftmax, Shift: 6}
 }
 
 // CPUVisionConfig keeps ResNet-18's structure (BasicBlocks, [2,2,2,2],

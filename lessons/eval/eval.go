@@ -39,9 +39,19 @@ type ChunkPolicy interface {
 	PredictActionChunk(obs sim.Obs) ([][]float32, error)
 }
 
+// Observer is a ChunkPolicy that keeps a history of observations (a
+// diffusion policy conditions on the last few). Executors pass it every
+// observation at which they do not query the policy; the observations they
+// query with arrive through PredictActionChunk. So each observation reaches
+// the policy exactly once, in order.
+type Observer interface {
+	Observe(obs sim.Obs)
+}
+
 // Chunked runs a ChunkPolicy as a Policy: it executes the first execute
 // actions of each chunk open-loop (all of them when execute <= 0 or larger
-// than the chunk), then queries again. This is the chapter's
+// than the chunk), then queries again. A policy that is an Observer sees the
+// observations in between. This is the chapter's
 // ActionChunkingExecutor in its simplest form; package chunking has the
 // others.
 func Chunked(p ChunkPolicy, execute int) Policy { return &chunked{p: p, execute: execute} }
@@ -68,6 +78,8 @@ func (c *chunked) Act(obs sim.Obs) ([]float32, error) {
 			n = c.execute
 		}
 		c.queue = chunk[:n]
+	} else if o, ok := c.p.(Observer); ok {
+		o.Observe(obs)
 	}
 	a := c.queue[0]
 	c.queue = c.queue[1:]

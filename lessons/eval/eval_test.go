@@ -147,6 +147,34 @@ func TestChunked(t *testing.T) {
 	}
 }
 
+// observer is a chunker that also records the observations it is shown.
+type observer struct {
+	chunker
+	seen int
+}
+
+func (o *observer) Observe(sim.Obs) { o.seen++ }
+
+func TestChunkedFeedsObserver(t *testing.T) {
+	f := armFactory()
+	o := &observer{chunker: chunker{k: 8, inner: f.NewExpert()}}
+	p := Chunked(o, 4)
+	env, _ := f.NewEnv()
+	obs := env.Reset(1)
+	p.Reset(1)
+	for i := 0; i < 10; i++ {
+		a, err := p.Act(obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs = env.Step(a).Obs
+	}
+	// Every observation reaches the policy once: 3 through queries, 7 through Observe.
+	if o.queries != 3 || o.seen != 7 {
+		t.Errorf("10 steps in chunks of 4: %d queries and %d observations, want 3 and 7", o.queries, o.seen)
+	}
+}
+
 func TestRecordFrames(t *testing.T) {
 	f := armFactory()
 	r, err := Run(f.NewEnv, expertMaker(f), Config{Episodes: 2, Record: 1, RecordSize: 64, Workers: 1})

@@ -91,6 +91,8 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/policylab/policylab/lessons/conv"
 )
 
 // Norm names for Config.Norm.
@@ -331,15 +333,14 @@ func BasicBlock(scope *model.Scope, x *Node, in, planes, stride int, cfg Config,
 // PyTorch's nn.Conv2d(bias=False): x [batch, h, w, in] → [batch,
 // ⌊(h+2·pad−kernel)/stride⌋+1, ..., out]. Its variable "weights" is shaped
 // [kernel, kernel, in, out] and initialized as torchvision's ResNet
-// (Kaiming normal, mode fan_out: std = √(2 / (kernel²·out))).
+// (Kaiming normal, mode fan_out: std = √(2 / (kernel²·out))). It computes
+// with conv.Default: patch extraction and matrix products on GoMLX's
+// pure-Go backend, graph.Convolve on XLA (see package conv).
 func Conv(scope *model.Scope, x *Node, out, kernel, stride, pad int) *Node {
 	in := x.Shape().Dimensions[3]
 	shape := shapes.Make(x.DType(), kernel, kernel, in, out)
 	w := scope.WithInitializer(kaimingFanOut(scope.Store())).VariableWithShape("weights", shape)
-	return Convolve(x, w.NodeValue(x.Graph())).
-		StridePerAxis(stride, stride).
-		PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).
-		Done()
+	return conv.Conv2D(x, w.NodeValue(x.Graph()), stride, pad)
 }
 
 // kaimingFanOut is torch.nn.init.kaiming_normal_(mode="fan_out",

@@ -27,6 +27,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
@@ -81,6 +82,44 @@ type Config struct {
 	// StopAfter ends the run early after this step (0: never); it leaves a
 	// checkpoint there. Tests use it to stand in for a killed run.
 	StopAfter int
+	// EMA, when set, keeps an exponential moving average of the policy's
+	// weights under EMAScope, updated in the training graph after each
+	// optimizer step and saved with the checkpoints. Policies evaluate with
+	// it (Diffusion Policy does).
+	EMA *EMA
+}
+
+// EMAScope is the root scope of the averaged weights: the average of the
+// variable "/<kind>/a/b/weights" is "/ema/<kind>/a/b/weights", so a policy
+// reads it by building its forward pass under store.Scope(EMAScope).
+const EMAScope = "/ema"
+
+// EMA is Diffusion Policy's EMAModel schedule (Chi et al. 2023, after
+// @crowsonkb's EMA warm-up): at optimizer step s (from 1),
+//
+//	decay = clamp(1 − (1 + (s−1)/InvGamma)^−Power, 0, MaxDecay), and 0 at s = 1,
+//	ema   = decay·ema + (1 − decay)·weights.
+//
+// Power 0.75 reaches decay 0.999 around 10k steps and 0.9999 around 215k.
+// Non-trainable variables (BatchNorm's running statistics) are copied, as
+// EMAModel copies buffers.
+type EMA struct {
+	Power    float64 `json:"power"`
+	InvGamma float64 `json:"inv_gamma"`
+	MaxDecay float64 `json:"max_decay"`
+}
+
+// DefaultEMA is Diffusion Policy's: power 0.75, inv_gamma 1, max 0.9999.
+func DefaultEMA() *EMA { return &EMA{Power: 0.75, InvGamma: 1, MaxDecay: 0.9999} }
+
+// Decay is the EMA decay applied after optimizer step s (from 1).
+func (e *EMA) Decay(s int) float64 {
+	k := float64(s - 1)
+	if k <= 0 {
+		return 0
+	}
+	d := 1 - math.Pow(1+k/e.InvGamma, -e.Power)
+	return math.Max(0, math.Min(d, e.MaxDecay))
 }
 
 // DefaultConfig is Adam at 1e-3 with 5% warm-up, cosine decay to 0, clipping
@@ -111,6 +150,8 @@ func (c Config) Validate() error {
 		return bad("ClipNorm", c.ClipNorm, "must be >= 0")
 	case c.ValEvery < 0 || c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.ValBatches < 0 || c.StopAfter < 0:
 		return errors.New("trainer: ValEvery, EvalEvery, CheckpointEvery, ValBatches and StopAfter must be >= 0")
+	case c.EMA != nil && (!(c.EMA.Power > 0) || !(c.EMA.InvGamma > 0) || !(c.EMA.MaxDecay >= 0 && c.EMA.MaxDecay < 1)):
+		return fmt.Errorf("trainer: EMA = %+v, want Power > 0, InvGamma > 0 and MaxDecay in [0, 1)", *c.EMA)
 	}
 	return nil
 }
@@ -209,7 +250,7 @@ func Train(t Trainable, cfg Config) (*History, error) {
 		}
 	}
 
-	opt := &scheduled{cfg: cfg}
+	opt := &scheduled{cfg: cfg, kind: t.Kind()}
 	lossFn := func(_ []*Node, predictions []*Node) *Node { return predictions[0] }
 	modelFn := func(scope *model.Scope, _ any, inputs []*Node) []*Node {
 		return []*Node{t.LossGraph(scope.In("%s", t.Kind()), inputs)}
@@ -367,6 +408,7 @@ func scalar(t *tensors.Tensor) float64 {
 // Diffusion Policy and LeRobot use.
 type scheduled struct {
 	cfg   Config
+	kind  string
 	inner optimizer.Interface
 }
 
@@ -412,6 +454,36 @@ func (o *scheduled) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 		panic(fmt.Sprintf("trainer: the optimizer %T cannot take precomputed gradients", o.inner))
 	}
 	wg.UpdateGraphWithGradients(scope, grads, loss.DType())
+	if o.cfg.EMA != nil {
+		o.emaGraph(scope.Store(), g, step)
+	}
+}
+
+// emaGraph updates the average of every variable of the policy (under
+// "/<kind>/") used by this graph, after the optimizer has set its new value.
+func (o *scheduled) emaGraph(store *model.Store, g *Graph, step *Node) {
+	e := o.cfg.EMA
+	dt := step.DType()
+	k := AddScalar(step, -1) // s − 1
+	decay := OneMinus(Pow(AddScalar(DivScalar(k, e.InvGamma), 1), Scalar(g, dt, -e.Power)))
+	decay = Where(LessOrEqual(k, ScalarZero(g, dt)), ScalarZero(g, dt), ClipScalar(decay, 0, e.MaxDecay))
+	prefix := "/" + o.kind + "/"
+	var vars []*model.Variable
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), prefix) && v.InUseByGraph(g) && v.Shape().DType.IsFloat() {
+			vars = append(vars, v)
+		}
+	}
+	for _, v := range vars {
+		cur := v.NodeValue(g)
+		ema := store.VariableWithShape(EMAScope+v.Path(), v.Shape(), initializer.Zero).SetTrainable(false)
+		if !v.Trainable {
+			ema.SetNodeValue(cur)
+			continue
+		}
+		d := ConvertDType(decay, cur.DType())
+		ema.SetNodeValue(Add(Mul(d, ema.NodeValue(g)), Mul(OneMinus(d), cur)))
+	}
 }
 
 func (o *scheduled) lrGraph(step *Node) *Node {

@@ -245,3 +245,65 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestEMA checks the averaged weights against the average computed in Go
+// from the weights after each step: ema_1 = w_1, ema_s = d_s·ema_{s−1} +
+// (1−d_s)·w_s with Diffusion Policy's decay schedule.
+func TestEMA(t *testing.T) {
+	dir := t.TempDir()
+	p := newPolicy(t)
+	var want map[string][]float32
+	e := trainer.DefaultEMA()
+	if d := e.Decay(1); d != 0 {
+		t.Fatalf("decay at step 1 = %v, want 0", d)
+	}
+	if d, w := e.Decay(3), 1-math.Pow(3, -0.75); math.Abs(d-w) > 1e-12 {
+		t.Fatalf("decay at step 3 = %v, want %v", d, w)
+	}
+	for s := 1; s <= 4; s++ {
+		c := smallConfig(dir)
+		c.CheckpointEvery, c.StopAfter, c.EMA = 1, s, e
+		if _, err := trainer.Train(p, c); err != nil {
+			t.Fatal(err)
+		}
+		all := weights(t, p)
+		d := float32(e.Decay(s))
+		if want == nil {
+			want = map[string][]float32{}
+		}
+		n := 0
+		for k, w := range all {
+			if strings.HasPrefix(k, trainer.EMAScope+"/") || !strings.HasPrefix(k, "/"+p.Kind()+"/") {
+				continue
+			}
+			prev := want[k]
+			cur := make([]float32, len(w))
+			for i := range w {
+				if prev == nil {
+					cur[i] = w[i]
+				} else {
+					cur[i] = d*prev[i] + (1-d)*w[i]
+				}
+			}
+			want[k] = cur
+			got, ok := all[trainer.EMAScope+k]
+			if !ok {
+				t.Fatalf("step %d: no average of %s", s, k)
+			}
+			for i := range got {
+				if math.Abs(float64(got[i]-cur[i])) > 1e-5 {
+					t.Fatalf("step %d: %s[%d]: EMA %v, want %v", s, k, i, got[i], cur[i])
+				}
+			}
+			n++
+		}
+		if n == 0 {
+			t.Fatal("no policy variables found")
+		}
+	}
+	bad := trainer.DefaultConfig()
+	bad.EMA = &trainer.EMA{Power: 0.75, InvGamma: 1, MaxDecay: 1}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "MaxDecay") {
+		t.Fatalf("MaxDecay 1 accepted: %v", err)
+	}
+}
