@@ -75,8 +75,9 @@ bench:
 	else echo "peer: $(PEER) not found" > out/peer.json; fi
 	@set -o pipefail; { \
 		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
-		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ && \
-		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ \
+		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
+		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
 			| sed -e 's/^BenchmarkTrainStepChapter/BenchmarkTrainStepChapterSIMD/' ; \
 	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json
 

@@ -35,7 +35,8 @@ type Figure struct {
 }
 
 // Ratio compares one of our figures with the peer's, measured in the same
-// run: Ratio = Ours / Peer for rates (higher is better for us).
+// run: Ratio = Ours / Peer for rates and Peer / Ours for latencies, so a
+// ratio above 1 always means we are faster.
 type Ratio struct {
 	Name  string  `json:"name"`
 	Ours  float64 `json:"ours"`
@@ -46,9 +47,15 @@ type Ratio struct {
 
 // peerPairs maps the peer's JSON keys (../shared/peer/chapter_pytorch_peer.py)
 // to our benchmark figure measuring the same thing.
-var peerPairs = []struct{ peerKey, ours, unit string }{
-	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapter", "steps/s"},
-	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapterSIMD", "steps/s"},
+var peerPairs = []struct {
+	peerKey, ours, unit string
+	latency             bool // lower is better: the ratio is peer / ours
+}{
+	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapter", "steps/s", false},
+	{"bc_train_steps_per_s", "lessons/bc.BenchmarkTrainStepChapterSIMD", "steps/s", false},
+	{"diffusion_train_steps_per_s", "lessons/dp.BenchmarkTrainStepChapter", "steps/s", false},
+	{"diffusion_train_steps_per_s", "lessons/dp.BenchmarkTrainStepChapterSIMD", "steps/s", false},
+	{"diffusion_sample_100steps_ms", "lessons/dp.BenchmarkSampleMLP/DDPM100", "ms/chunk", true},
 }
 
 // Report is the content of bench.json.
@@ -203,7 +210,11 @@ func addPeer(rep *Report, path string) error {
 		for _, f := range rep.Figures {
 			name, _, _ := strings.Cut(f.Benchmark, "-")
 			if name == p.ours && f.Unit == p.unit && pv > 0 {
-				rep.Ratios = append(rep.Ratios, Ratio{Name: f.Benchmark, Ours: f.Median, Peer: pv, Ratio: f.Median / pv, Unit: p.unit})
+				r := f.Median / pv
+				if p.latency {
+					r = pv / f.Median
+				}
+				rep.Ratios = append(rep.Ratios, Ratio{Name: f.Benchmark, Ours: f.Median, Peer: pv, Ratio: r, Unit: p.unit})
 			}
 		}
 	}

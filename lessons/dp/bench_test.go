@@ -1,0 +1,131 @@
+package dp
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/diffusion"
+	"github.com/policylab/policylab/lessons/sim"
+)
+
+// BenchmarkTrainStepChapter times one training step of the chapter's
+// DiffusionPolicy as its PyTorch peer does (../shared/peer): obs 20 (Push-T
+// keypoints), action 2, horizon 16, the MLP noise predictor (hidden 256),
+// 100 linear-schedule steps, batch 64, Adam 1e-4, MSE on ε, one random
+// batch. Timesteps and noise are drawn in the graph, as the peer draws
+// them per step. It reports steps/s; `make bench` sets it beside the peer's.
+func BenchmarkTrainStepChapter(b *testing.B) {
+	be, err := backend.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := ChapterConfig()
+	cfg.StateDim, cfg.ActionDim = 20, 2
+	p, err := New(be, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := train.NewTrainer(be, p.Store(), func(scope *model.Scope, _ any, in []*Node) []*Node {
+		return []*Node{p.LossGraph(scope.In(Kind), in)}
+	}, func(_, pred []*Node) *Node { return pred[0] }, optimizer.Adam().LearningRate(1e-4).Done(), nil, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	obs := make([]float32, 64*20)
+	act := make([]float32, 64*16*2)
+	for i := range obs {
+		obs[i] = float32(rng.NormFloat64())
+	}
+	for i := range act {
+		act[i] = float32(rng.NormFloat64())
+	}
+	batch := train.Batch{Inputs: []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(obs, 64, 20), tensors.FromFlatDataAndDimensions(act, 64, 16, 2)}}
+	if _, err := tr.TrainStep(batch); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tr.TrainStep(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
+
+// benchSample times sampling one action chunk (batch 1) for a Push-T
+// keypoint observation window with an untrained policy of cfg.
+func benchSample(b *testing.B, cfg Config) {
+	be, err := backend.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds, err := data.Generate(sim.PushTFactory(sim.PushTKeypoints, false), 2, 1, data.GenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(be, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Fit(ds, 0, 1); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Store().InitializeVariables(be, nil); err != nil {
+		b.Fatal(err)
+	}
+	win := make([][]float32, cfg.ObsHorizon)
+	for i := range win {
+		win[i] = ds.Episodes[0].States[0]
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	if _, err := p.Sample(win, 1, rng, SampleOptions{}); err != nil { // compile
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.Sample(win, 1, rng, SampleOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/chunk")
+}
+
+func BenchmarkSampleMLP(b *testing.B) {
+	for _, m := range []struct {
+		name   string
+		method diffusion.Method
+		steps  int
+	}{{"DDPM100", diffusion.MethodDDPM, 100}, {"DDIM10", diffusion.MethodDDIM, 10}} {
+		b.Run(m.name, func(b *testing.B) {
+			c := ChapterConfig()
+			c.ObsHorizon, c.Noise, c.Method, c.InferenceSteps = 2, diffusion.DefaultConfig(), m.method, m.steps
+			benchSample(b, c)
+		})
+	}
+}
+
+func BenchmarkSampleUNet(b *testing.B) {
+	for _, u := range []struct {
+		name string
+		cfg  func() Config
+	}{{"CPU", CPUConfig}, {"DP", DefaultConfig}} {
+		for _, m := range []struct {
+			name   string
+			method diffusion.Method
+			steps  int
+		}{{"DDPM100", diffusion.MethodDDPM, 100}, {"DDIM10", diffusion.MethodDDIM, 10}} {
+			b.Run(u.name+"/"+m.name, func(b *testing.B) {
+				c := u.cfg()
+				c.Method, c.InferenceSteps = m.method, m.steps
+				benchSample(b, c)
+			})
+		}
+	}
+}

@@ -1,0 +1,598 @@
+// Package dp is the diffusion policy of section 4.2.3: a noise predictor,
+// conditioned on the last ObsHorizon observations, learns to denoise action
+// sequences of PredHorizon steps; acting samples a sequence by reverse
+// diffusion and executes its first ActionHorizon actions.
+//
+// Two noise predictors plug in (package denoiser): the chapter's MLP
+// NoisePredictor behind its observation encoder, and the 1-D temporal U-Net
+// with FiLM conditioning of Diffusion Policy (Chi et al., RSS 2023). The
+// noise schedules and samplers (DDPM, DDIM) are package diffusion.
+//
+// Training is the one training loop (package trainer), with Diffusion
+// Policy's EMA of the weights (trainer.Config.EMA); acting uses the averaged
+// weights when they exist. Evaluation is the one evaluation loop with the
+// paper's protocol (see Evaluate and Score).
+//
+// Shapes, with B the batch, To = ObsHorizon, Tp = PredHorizon, S the state
+// size and A the action size:
+//
+//	observations  [B, To·S]   the To most recent states, oldest first, normalized to [-1, 1]
+//	actions       [B, Tp, A]  actions t..t+Tp−1, normalized to [-1, 1]
+//	timesteps     [B]         diffusion steps in [0, Noise.TrainSteps)
+package dp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/policylab/policylab/lessons/checkpoint"
+	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/denoiser"
+	"github.com/policylab/policylab/lessons/diffusion"
+	"github.com/policylab/policylab/lessons/sim"
+	"github.com/policylab/policylab/lessons/trainer"
+)
+
+// Noise predictor networks of Config.Network.
+const (
+	NetworkMLP  = "mlp"  // the chapter's NoisePredictor behind its observation encoder
+	NetworkUNet = "unet" // Diffusion Policy's ConditionalUnet1D
+)
+
+// Kind names a diffusion policy in checkpoints.
+const Kind = "diffusion"
+
+// Config of a diffusion policy.
+type Config struct {
+	// Network is NetworkMLP or NetworkUNet.
+	Network string `json:"network"`
+	// ObsHorizon To (observations the policy conditions on), PredHorizon
+	// Tp (actions it denoises) and ActionHorizon Ta (actions it executes
+	// before sampling again): 2, 16 and 8 in Diffusion Policy.
+	ObsHorizon    int `json:"obs_horizon"`
+	PredHorizon   int `json:"pred_horizon"`
+	ActionHorizon int `json:"action_horizon"`
+	// Hidden is the width of the chapter's observation encoder and MLP
+	// noise predictor (256 in the chapter).
+	Hidden int `json:"hidden"`
+	// UNet configures the U-Net (Network "unet").
+	UNet denoiser.UNetConfig `json:"unet"`
+	// Noise is the noise schedule (100 training steps).
+	Noise diffusion.Config `json:"noise"`
+	// Method samples with "ddpm" (all Noise.TrainSteps steps), "ddim"
+	// (InferenceSteps steps, stochasticity Eta; 0 is deterministic) or
+	// "chapter" (the chapter's update over all steps).
+	Method         diffusion.Method `json:"method"`
+	InferenceSteps int              `json:"inference_steps"`
+	Eta            float64          `json:"eta"`
+	// StateDim and ActionDim are set from the dataset by Fit.
+	StateDim  int `json:"state_dim"`
+	ActionDim int `json:"action_dim"`
+}
+
+// DefaultConfig is Diffusion Policy's state-based CNN (Chi et al. 2023,
+// Push-T low-dim): To 2, Tp 16, Ta 8, U-Net 256/512/1024 with kernel 5 and
+// 8 groups, squaredcos_cap_v2 over 100 steps with clipping. Departure: it
+// samples with DDIM in 10 steps (the paper's CNN uses DDPM's 100); set
+// Method "ddpm" for the paper's.
+func DefaultConfig() Config {
+	return Config{
+		Network: NetworkUNet, ObsHorizon: 2, PredHorizon: 16, ActionHorizon: 8, Hidden: 256,
+		UNet: denoiser.DefaultUNetConfig(), Noise: diffusion.DefaultConfig(),
+		Method: diffusion.MethodDDIM, InferenceSteps: 10,
+	}
+}
+
+// CPUConfig is DefaultConfig with a U-Net a quarter as wide (64/128/256),
+// for training on a laptop's CPU.
+func CPUConfig() Config {
+	c := DefaultConfig()
+	c.UNet.DownDims = []int{64, 128, 256}
+	c.UNet.TimeEmbedDim = 64
+	return c
+}
+
+// ChapterConfig is the chapter's DiffusionPolicy: the MLP noise predictor
+// (hidden 256) on one observation, linear betas 1e-4..0.02 over 100 steps,
+// 16 actions, sampled over all 100 steps with the chapter's own update
+// (diffusion.MethodChapter: the DDPM mean with variance β_t, no clipping).
+func ChapterConfig() Config {
+	return Config{
+		Network: NetworkMLP, ObsHorizon: 1, PredHorizon: 16, ActionHorizon: 8, Hidden: 256,
+		UNet: denoiser.DefaultUNetConfig(), Noise: diffusion.ChapterConfig(),
+		Method: diffusion.MethodChapter, InferenceSteps: 100,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	bad := func(field string, v any, want string) error { return fmt.Errorf("dp: %s = %v, %s", field, v, want) }
+	switch {
+	case c.Network != NetworkMLP && c.Network != NetworkUNet:
+		return bad("Network", fmt.Sprintf("%q", c.Network), fmt.Sprintf("want %q or %q", NetworkMLP, NetworkUNet))
+	case c.ObsHorizon < 1:
+		return bad("ObsHorizon", c.ObsHorizon, "must be >= 1")
+	case c.PredHorizon < 1:
+		return bad("PredHorizon", c.PredHorizon, "must be >= 1")
+	case c.ActionHorizon < 1 || c.ActionHorizon > c.PredHorizon:
+		return bad("ActionHorizon", c.ActionHorizon, fmt.Sprintf("must be in [1, PredHorizon=%d]", c.PredHorizon))
+	case c.Network == NetworkMLP && c.Hidden < 2:
+		return bad("Hidden", c.Hidden, "must be >= 2")
+	case c.Method != diffusion.MethodDDPM && c.Method != diffusion.MethodDDIM && c.Method != diffusion.MethodChapter:
+		return bad("Method", fmt.Sprintf("%q", c.Method), fmt.Sprintf("want %q, %q or %q", diffusion.MethodDDPM, diffusion.MethodDDIM, diffusion.MethodChapter))
+	case c.Method == diffusion.MethodDDIM && (c.InferenceSteps < 1 || c.InferenceSteps > c.Noise.TrainSteps):
+		return bad("InferenceSteps", c.InferenceSteps, fmt.Sprintf("must be in [1, Noise.TrainSteps=%d]", c.Noise.TrainSteps))
+	case c.Eta < 0:
+		return bad("Eta", c.Eta, "must be >= 0")
+	case c.StateDim < 0 || c.ActionDim < 0:
+		return fmt.Errorf("dp: StateDim %d and ActionDim %d must be >= 0", c.StateDim, c.ActionDim)
+	}
+	if err := c.Noise.Validate(); err != nil {
+		return err
+	}
+	if c.Network == NetworkUNet {
+		if err := c.UNet.Validate(); err != nil {
+			return err
+		}
+		if f := 1 << (len(c.UNet.DownDims) - 1); c.PredHorizon%f != 0 {
+			return bad("PredHorizon", c.PredHorizon, fmt.Sprintf("must be divisible by %d for a U-Net of %d levels", f, len(c.UNet.DownDims)))
+		}
+	}
+	return nil
+}
+
+// Policy is a diffusion policy: trainable by package trainer, and an
+// eval.ChunkPolicy (and eval.Observer) for one episode at a time. For
+// parallel episodes, each takes its own Actor.
+type Policy struct {
+	cfg              Config
+	backend          compute.Backend
+	store            *model.Store
+	sched            *diffusion.Scheduler
+	obsNorm, actNorm data.Normalizer
+	train, val       *data.Sampler
+
+	// UseEMA makes acting use the averaged weights when the store has
+	// them (true by default; set false to compare).
+	UseEMA bool
+
+	mu    sync.Mutex
+	execs map[bool]*model.Exec // by "reads the EMA weights"
+	actor *Actor
+}
+
+// New makes an untrained policy; Fit it on a dataset to train it.
+func New(b compute.Backend, cfg Config) (*Policy, error) {
+	if b == nil {
+		return nil, errors.New("dp: nil backend")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := diffusion.New(cfg.Noise)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{cfg: cfg, backend: b, store: model.NewStore(), sched: s, UseEMA: true}, nil
+}
+
+// Config returns the configuration (StateDim and ActionDim set after Fit).
+func (p *Policy) Config() Config { return p.cfg }
+
+// Scheduler is the policy's noise schedule.
+func (p *Policy) Scheduler() *diffusion.Scheduler { return p.sched }
+
+// Fit splits ds into training and validation episodes (valFraction, by
+// seed), fits min-max normalizers to [-1, 1] on the training episodes and
+// builds the windowed samplers (To observations, Tp actions).
+func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
+	if err := ds.Validate(); err != nil {
+		return err
+	}
+	train, val := data.SplitEpisodes(len(ds.Episodes), valFraction, seed)
+	if len(train) == 0 {
+		return fmt.Errorf("dp: dataset %s has no training episodes", ds.Name)
+	}
+	p.cfg.StateDim, p.cfg.ActionDim = ds.StateDim(), ds.ActionDim()
+	if err := p.cfg.Validate(); err != nil {
+		return err
+	}
+	var states, actions [][]float32
+	for _, i := range train {
+		states = append(states, ds.Episodes[i].States...)
+		actions = append(actions, ds.Episodes[i].Actions...)
+	}
+	var err error
+	if p.obsNorm, err = data.FitMinMax(states); err != nil {
+		return fmt.Errorf("dp: observation normalizer: %w", err)
+	}
+	if p.actNorm, err = data.FitMinMax(actions); err != nil {
+		return fmt.Errorf("dp: action normalizer: %w", err)
+	}
+	if p.train, err = data.NewSampler(ds, train, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
+		return err
+	}
+	p.val = nil
+	if len(val) > 0 {
+		if p.val, err = data.NewSampler(ds, val, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
+			return err
+		}
+	}
+	p.resetExecs()
+	return nil
+}
+
+// Kind implements trainer.Trainable.
+func (p *Policy) Kind() string { return Kind }
+
+// Backend implements trainer.Trainable.
+func (p *Policy) Backend() compute.Backend { return p.backend }
+
+// Store implements trainer.Trainable.
+func (p *Policy) Store() *model.Store { return p.store }
+
+// NumSamples implements trainer.Trainable.
+func (p *Policy) NumSamples(val bool) int {
+	s := p.train
+	if val {
+		s = p.val
+	}
+	if s == nil {
+		return 0
+	}
+	return s.Len()
+}
+
+// Inputs implements trainer.Trainable: observations [B, To·S] and clean
+// actions [B, Tp, A], both normalized. The noise and timesteps are drawn in
+// the graph from the store's random state, which checkpoints save, so a
+// resumed run draws what the uninterrupted one would.
+func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
+	s := p.train
+	if val {
+		s = p.val
+	}
+	if s == nil {
+		return nil, errors.New("dp: Fit the policy on a dataset before training")
+	}
+	obs, act := s.Batch(indices)
+	p.obsNorm.Normalize(obs)
+	p.actNorm.Normalize(act)
+	n := len(indices)
+	return []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(obs, n, p.cfg.ObsHorizon*p.cfg.StateDim),
+		tensors.FromFlatDataAndDimensions(act, n, p.cfg.PredHorizon, p.cfg.ActionDim),
+	}, nil
+}
+
+// LossGraph implements trainer.Trainable: ε-prediction (Ho et al. 2020,
+// eq. 14): t ~ U{0..T−1}, ε ~ N(0, I), x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, and the
+// loss is the mean of (ε̂(x_t, t, obs) − ε)².
+func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
+	obs, x0 := inputs[0], inputs[1]
+	g := x0.Graph()
+	B := x0.Shape().Dimensions[0]
+	noise := scope.RandomNormal(g, x0.Shape())
+	t := scope.RandomIntN(g, int32(p.cfg.Noise.TrainSteps), shapes.Make(dtypes.Int32, B)) // (a plain int N gives nil)
+	ab := make([]float32, len(p.sched.AlphasCumprod))
+	for i, v := range p.sched.AlphasCumprod {
+		ab[i] = float32(v)
+	}
+	abT := Reshape(Gather(Const(g, ab), Reshape(t, B, 1)), B, 1, 1)
+	xt := Add(Mul(Sqrt(abT), x0), Mul(Sqrt(OneMinus(abT)), noise))
+	eps := p.forward(scope, obs, xt, ConvertDType(t, dtypes.Float32))
+	return ReduceAllMean(Square(Sub(eps, noise)))
+}
+
+// forward predicts the noise: obs [B, To·S], x [B, Tp, A], t [B] → [B, Tp, A].
+func (p *Policy) forward(scope *model.Scope, obs, x, t *Node) *Node {
+	if p.cfg.Network == NetworkMLP {
+		// The chapter's observation encoder: Linear → ReLU → Linear.
+		enc := scope.In("obs_encoder")
+		cond := activation.Relu(layers.DenseWithBias(enc.In("0"), obs, p.cfg.Hidden))
+		cond = layers.DenseWithBias(enc.In("2"), cond, p.cfg.Hidden)
+		return denoiser.MLP(scope.In("noise_pred"), denoiser.MLPConfig{Hidden: p.cfg.Hidden}, x, t, cond)
+	}
+	// Diffusion Policy (low-dim): the flattened observations are the
+	// global condition, beside the timestep embedding.
+	return denoiser.UNet1D(scope.In("noise_pred"), p.cfg.UNet, x, t, obs)
+}
+
+type meta struct {
+	Obs data.Normalizer `json:"observation"`
+	Act data.Normalizer `json:"action"`
+}
+
+// Meta implements trainer.Trainable.
+func (p *Policy) Meta() (checkpoint.Meta, error) {
+	c, err := json.Marshal(p.cfg)
+	if err != nil {
+		return checkpoint.Meta{}, err
+	}
+	n, err := json.Marshal(meta{p.obsNorm, p.actNorm})
+	return checkpoint.Meta{Kind: Kind, Config: c, Normalizers: n}, err
+}
+
+// Restore implements trainer.Trainable.
+func (p *Policy) Restore(m checkpoint.Meta) error {
+	c := DefaultConfig()
+	if err := json.Unmarshal(m.Config, &c); err != nil {
+		return fmt.Errorf("dp: checkpoint config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	var n meta
+	if err := json.Unmarshal(m.Normalizers, &n); err != nil {
+		return fmt.Errorf("dp: checkpoint normalizers: %w", err)
+	}
+	if err := n.Obs.Check(); err != nil {
+		return fmt.Errorf("dp: checkpoint observation normalizer: %w", err)
+	}
+	if err := n.Act.Check(); err != nil {
+		return fmt.Errorf("dp: checkpoint action normalizer: %w", err)
+	}
+	if p.train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
+		return fmt.Errorf("dp: checkpoint is for state %d / action %d, the dataset has %d / %d", c.StateDim, c.ActionDim, p.cfg.StateDim, p.cfg.ActionDim)
+	}
+	s, err := diffusion.New(c.Noise)
+	if err != nil {
+		return err
+	}
+	p.cfg, p.obsNorm, p.actNorm, p.sched = c, n.Obs, n.Act, s
+	p.resetExecs()
+	return nil
+}
+
+// Load makes a policy from a checkpoint directory. It checks that every
+// weight has the shape the checkpoint's config builds, so a config edited
+// apart from its weights is an error naming both shapes.
+func Load(b compute.Backend, dir string) (*Policy, error) {
+	if b == nil {
+		return nil, errors.New("dp: nil backend")
+	}
+	p := &Policy{cfg: DefaultConfig(), backend: b, store: model.NewStore(), UseEMA: true}
+	m, err := checkpoint.Load(dir, p.store)
+	if err != nil {
+		return nil, err
+	}
+	if m.Kind != Kind {
+		return nil, fmt.Errorf("dp: checkpoint %s holds a %q policy, not a diffusion policy", dir, m.Kind)
+	}
+	if err := p.Restore(m); err != nil {
+		return nil, fmt.Errorf("dp: checkpoint %s: %w", dir, err)
+	}
+	if err := p.checkShapes(); err != nil {
+		return nil, fmt.Errorf("dp: checkpoint %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// checkShapes builds the noise predictor once on a throwaway store holding
+// fresh variables and compares every shape with the loaded weights.
+func (p *Policy) checkShapes() (err error) {
+	fresh := model.NewStore()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the config does not build: %v", r)
+		}
+	}()
+	g := NewGraph(p.backend, "shape-check")
+	defer g.Finalize()
+	B := 1
+	obs := Parameter(g, "obs", shapes.Make(dtypes.Float32, B, p.cfg.ObsHorizon*p.cfg.StateDim))
+	x := Parameter(g, "x", shapes.Make(dtypes.Float32, B, p.cfg.PredHorizon, p.cfg.ActionDim))
+	t := Parameter(g, "t", shapes.Make(dtypes.Float32, B))
+	p.forward(fresh.RootScope().In(Kind), obs, x, t)
+	n := 0
+	for v := range fresh.IterVariables() {
+		lv := p.store.GetVariable(v.Path())
+		if lv == nil {
+			return fmt.Errorf("the config needs weight %s %s, which the checkpoint lacks", v.Path(), v.Shape())
+		}
+		if !lv.Shape().Equal(v.Shape()) {
+			return fmt.Errorf("weight %s is %s in the checkpoint, but its config builds %s", v.Path(), lv.Shape(), v.Shape())
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("the config builds no weights")
+	}
+	return nil
+}
+
+func (p *Policy) resetExecs() {
+	p.mu.Lock()
+	p.execs = nil
+	p.actor = nil
+	p.mu.Unlock()
+}
+
+// hasEMA reports whether the store holds averaged weights.
+func (p *Policy) hasEMA() bool {
+	prefix := trainer.EMAScope + "/" + Kind + "/"
+	for v := range p.store.IterVariables() {
+		if strings.HasPrefix(v.Path(), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// exec returns the compiled noise predictor for acting: (obs [n, To·S],
+// x [n, Tp, A], t [n]) → ε̂ [n, Tp, A], reading the EMA weights when
+// UseEMA and they exist.
+func (p *Policy) exec() (*model.Exec, error) {
+	ema := p.UseEMA && p.hasEMA()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.execs[ema]; e != nil {
+		return e, nil
+	}
+	e, err := model.NewExec(p.backend, p.store, func(scope *model.Scope, obs, x, t *Node) *Node {
+		if ema {
+			scope = p.store.Scope(trainer.EMAScope)
+		}
+		return p.forward(scope.In(Kind), obs, x, t)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dp: %w", err)
+	}
+	if p.execs == nil {
+		p.execs = map[bool]*model.Exec{}
+	}
+	p.execs[ema] = e
+	return e, nil
+}
+
+// SampleOptions trace a sampling run.
+type SampleOptions struct {
+	// OnStep, when set, sees the (normalized) samples after each denoising
+	// step: t is the step just taken, x is [n, Tp, A] flattened.
+	OnStep func(t int, x []float32)
+}
+
+// Sample draws n action sequences for one observation window obs
+// [To][StateDim] (environment units, oldest first): [n][Tp][ActionDim] in
+// environment units. rng draws the initial noise and the sampler's noise,
+// so a seed fixes the result.
+func (p *Policy) Sample(obs [][]float32, n int, rng *rand.Rand, opt SampleOptions) ([][][]float32, error) {
+	c := p.cfg
+	if c.StateDim == 0 {
+		return nil, errors.New("dp: the policy is not trained (Fit and train it, or Load a checkpoint)")
+	}
+	if len(obs) != c.ObsHorizon {
+		return nil, fmt.Errorf("dp: Sample takes %d observations (ObsHorizon), got %d", c.ObsHorizon, len(obs))
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("dp: Sample n = %d, must be >= 1", n)
+	}
+	row := make([]float32, 0, c.ObsHorizon*c.StateDim)
+	for i, o := range obs {
+		if len(o) != c.StateDim {
+			return nil, fmt.Errorf("dp: observation %d has %d values, the policy takes %d", i, len(o), c.StateDim)
+		}
+		row = append(row, p.obsNorm.Normalized(o)...)
+	}
+	flatObs := make([]float32, 0, n*len(row))
+	for i := 0; i < n; i++ {
+		flatObs = append(flatObs, row...)
+	}
+	e, err := p.exec()
+	if err != nil {
+		return nil, err
+	}
+	obsT := tensors.FromFlatDataAndDimensions(flatObs, n, len(row))
+	x := make([]float32, n*c.PredHorizon*c.ActionDim)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	ts := make([]float32, n)
+	predict := func(xt []float32, t int) ([]float32, error) {
+		for i := range ts {
+			ts[i] = float32(t)
+		}
+		res, err := e.Call(obsT, tensors.FromFlatDataAndDimensions(xt, n, c.PredHorizon, c.ActionDim), tensors.FromFlatDataAndDimensions(ts, n))
+		if err != nil {
+			return nil, fmt.Errorf("dp: %w", err)
+		}
+		return tensors.MustCopyFlatData[float32](res[0]), nil
+	}
+	steps := c.InferenceSteps
+	if c.Method != diffusion.MethodDDIM {
+		steps = c.Noise.TrainSteps
+	}
+	if err := p.sched.Sample(x, predict, c.Method, steps, c.Eta, rng, opt.OnStep); err != nil {
+		return nil, err
+	}
+	out := make([][][]float32, n)
+	A := c.ActionDim
+	for b := range out {
+		out[b] = make([][]float32, c.PredHorizon)
+		for k := range out[b] {
+			a := append([]float32(nil), x[(b*c.PredHorizon+k)*A:(b*c.PredHorizon+k+1)*A]...)
+			out[b][k] = p.actNorm.Unnormalize(a)
+		}
+	}
+	return out, nil
+}
+
+// Actor acts for one episode at a time: it keeps the last ObsHorizon
+// observations and a random stream seeded by Reset. Actors of one policy
+// may run in parallel.
+type Actor struct {
+	p    *Policy
+	hist [][]float32
+	rng  *rand.Rand
+}
+
+// NewActor returns a fresh actor of the policy.
+func (p *Policy) NewActor() *Actor { return &Actor{p: p, rng: rand.New(rand.NewPCG(0, 0))} }
+
+// Reset implements eval.ChunkPolicy: it forgets the observations and seeds
+// the sampler's randomness with the episode's seed, so an episode replays
+// exactly.
+func (a *Actor) Reset(seed int64) {
+	a.hist = a.hist[:0]
+	a.rng = rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+}
+
+// Observe implements eval.Observer.
+func (a *Actor) Observe(obs sim.Obs) {
+	a.hist = append(a.hist, append([]float32(nil), obs.State...))
+	if n := a.p.cfg.ObsHorizon; len(a.hist) > n {
+		a.hist = a.hist[len(a.hist)-n:]
+	}
+}
+
+// PredictActionChunk implements eval.ChunkPolicy: it samples Tp actions
+// conditioned on the last To observations (the first one repeated at the
+// start of an episode, as Diffusion Policy pads) and returns the first
+// ActionHorizon: [Ta][ActionDim].
+func (a *Actor) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
+	a.Observe(obs)
+	win := make([][]float32, a.p.cfg.ObsHorizon)
+	pad := len(win) - len(a.hist)
+	for i := range win {
+		win[i] = a.hist[max(0, i-pad)]
+	}
+	s, err := a.p.Sample(win, 1, a.rng, SampleOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s[0][:a.p.cfg.ActionHorizon], nil
+}
+
+func (p *Policy) defaultActor() *Actor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.actor == nil {
+		p.actor = p.NewActor()
+	}
+	return p.actor
+}
+
+// Reset implements eval.ChunkPolicy with the policy's own actor (one
+// episode at a time; use NewActor for parallel episodes).
+func (p *Policy) Reset(seed int64) { p.defaultActor().Reset(seed) }
+
+// Observe implements eval.Observer with the policy's own actor.
+func (p *Policy) Observe(obs sim.Obs) { p.defaultActor().Observe(obs) }
+
+// PredictActionChunk implements eval.ChunkPolicy with the policy's own actor.
+func (p *Policy) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
+	return p.defaultActor().PredictActionChunk(obs)
+}

@@ -1,0 +1,134 @@
+package dp
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/policylab/policylab/lessons/data"
+)
+
+// Obstacle is the lesson's 2-D picture of multimodal demonstrations: a
+// point starts below a round obstacle and must reach a goal above it.
+// Half of the demonstrations pass on the left and half on the right, each
+// along a quadratic Bézier arc that clears the obstacle by Clearance.
+// A regression policy averages the two arcs into a path through the
+// obstacle; a diffusion policy samples one arc or the other.
+//
+// The state is the point's position (x, y); the action is the next
+// waypoint, in the same units.
+type Obstacle struct {
+	Radius     float64    // obstacle radius, centred at the origin
+	Clearance  float64    // how far the demonstrated arcs pass from the obstacle
+	Start      [2]float64 // mean start position
+	Goal       [2]float64 // goal position
+	StartNoise float64    // std of the start position around Start
+	Steps      int        // waypoints per demonstration
+}
+
+// DefaultObstacle: radius 0.3 at the origin, start (0, −1) ± 0.03, goal
+// (0, 1), arcs 0.3 clear of the obstacle, 20 steps.
+func DefaultObstacle() Obstacle {
+	return Obstacle{Radius: 0.3, Clearance: 0.3, Start: [2]float64{0, -1}, Goal: [2]float64{0, 1}, StartNoise: 0.03, Steps: 20}
+}
+
+// Arc is the demonstration from start on side −1 (left) or +1 (right):
+// Steps+1 points from start to the goal.
+func (o Obstacle) Arc(start [2]float64, side float64) [][2]float64 {
+	// B(u) = (1−u)²·S + 2u(1−u)·C + u²·G reaches x = C/2 at u = ½ for a
+	// start and goal on the y axis, so C = 2·(Radius + Clearance) passes the
+	// obstacle by Clearance.
+	c := [2]float64{side * 2 * (o.Radius + o.Clearance), -(start[1] + o.Goal[1]) / 2}
+	pts := make([][2]float64, o.Steps+1)
+	for i := range pts {
+		u := float64(i) / float64(o.Steps)
+		a, b, d := (1-u)*(1-u), 2*u*(1-u), u*u
+		pts[i] = [2]float64{a*start[0] + b*c[0] + d*o.Goal[0], a*start[1] + b*c[1] + d*o.Goal[1]}
+	}
+	return pts
+}
+
+// Demos records n demonstrations (seeded): the first half of the sides
+// drawn at random are left, the rest right, in random order.
+func (o Obstacle) Demos(n int, seed int64) (*data.Dataset, error) {
+	if n < 2 || o.Steps < 2 || !(o.Radius > 0) {
+		return nil, fmt.Errorf("dp: Obstacle.Demos: n = %d and Steps = %d must be >= 2, Radius = %v > 0", n, o.Steps, o.Radius)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	ds := &data.Dataset{Name: "obstacle-2d", FPS: 10, RobotType: "point", StateNames: []string{"x", "y"}, ActionNames: []string{"next_x", "next_y"}}
+	sides := rng.Perm(n)
+	for i := 0; i < n; i++ {
+		side := -1.0
+		if sides[i]%2 == 1 {
+			side = 1
+		}
+		start := [2]float64{o.Start[0] + o.StartNoise*rng.NormFloat64(), o.Start[1] + o.StartNoise*rng.NormFloat64()}
+		pts := o.Arc(start, side)
+		ep := data.Episode{Index: i, Seed: int64(i), Success: true, Score: 1}
+		for t := 0; t < o.Steps; t++ {
+			ep.States = append(ep.States, []float32{float32(pts[t][0]), float32(pts[t][1])})
+			ep.Actions = append(ep.Actions, []float32{float32(pts[t+1][0]), float32(pts[t+1][1])})
+		}
+		ds.Episodes = append(ds.Episodes, ep)
+	}
+	return ds, nil
+}
+
+// Hits reports whether a path of waypoints enters the obstacle (segments
+// between waypoints are checked too).
+func (o Obstacle) Hits(path [][]float32) bool {
+	for i := range path {
+		if math.Hypot(float64(path[i][0]), float64(path[i][1])) < o.Radius {
+			return true
+		}
+		if i > 0 && segmentDist(path[i-1], path[i]) < o.Radius {
+			return true
+		}
+	}
+	return false
+}
+
+// MidX is where a path crosses the obstacle's height: the mean x of its
+// waypoints with |y| < Radius (the waypoint nearest y = 0 when none is).
+// |MidX| > Radius passes beside the obstacle, on the left when negative;
+// unlike Hits it forgives a jittery sample that grazes the obstacle.
+func (o Obstacle) MidX(path [][]float32) float64 {
+	sum, n := 0.0, 0
+	best, bx := math.Inf(1), 0.0
+	for _, p := range path {
+		y := math.Abs(float64(p[1]))
+		if y < o.Radius {
+			sum += float64(p[0])
+			n++
+		}
+		if y < best {
+			best, bx = y, float64(p[0])
+		}
+	}
+	if n == 0 {
+		return bx
+	}
+	return sum / float64(n)
+}
+
+// segmentDist is the distance from the origin to the segment a–b.
+func segmentDist(a, b []float32) float64 {
+	ax, ay, bx, by := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1])
+	dx, dy := bx-ax, by-ay
+	l2 := dx*dx + dy*dy
+	u := 0.0
+	if l2 > 0 {
+		u = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l2))
+	}
+	return math.Hypot(ax+u*dx, ay+u*dy)
+}
+
+// Circle is the obstacle's outline as n+1 points, for plots.
+func (o Obstacle) Circle(n int) [][2]float64 {
+	pts := make([][2]float64, n+1)
+	for i := range pts {
+		a := 2 * math.Pi * float64(i) / float64(n)
+		pts[i] = [2]float64{o.Radius * math.Cos(a), o.Radius * math.Sin(a)}
+	}
+	return pts
+}
