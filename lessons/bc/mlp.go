@@ -113,7 +113,7 @@ type Policy struct {
 	store   *model.Store
 
 	obsNorm, actNorm data.Normalizer
-	train, val       *data.Sampler
+	samples          data.Splits
 
 	// images renders the camera image of a state (vision policies): the
 	// image a dataset frame showed, at the environment's resolution.
@@ -199,11 +199,11 @@ func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 	if p.actNorm, err = fit(actions); err != nil {
 		return fmt.Errorf("bc: action normalizer: %w", err)
 	}
-	if p.train, err = data.NewSampler(ds, train, 1, p.cfg.Chunk); err != nil {
+	if p.samples.Train, err = data.NewSampler(ds, train, 1, p.cfg.Chunk); err != nil {
 		return err
 	}
 	if len(val) > 0 {
-		if p.val, err = data.NewSampler(ds, val, 1, p.cfg.Chunk); err != nil {
+		if p.samples.Val, err = data.NewSampler(ds, val, 1, p.cfg.Chunk); err != nil {
 			return err
 		}
 	}
@@ -249,23 +249,13 @@ func (p *Policy) Store() *model.Store { return p.store }
 
 // NumSamples implements trainer.Trainable.
 func (p *Policy) NumSamples(val bool) int {
-	s := p.train
-	if val {
-		s = p.val
-	}
-	if s == nil {
-		return 0
-	}
-	return s.Len()
+	return p.samples.Len(val)
 }
 
 // Inputs implements trainer.Trainable: normalized observations
 // [batch, StateDim] and target actions [batch, Chunk·ActionDim].
 func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
-	s := p.train
-	if val {
-		s = p.val
-	}
+	s := p.samples.Pick(val)
 	if s == nil {
 		return nil, errors.New("bc: Fit the policy on a dataset before training")
 	}
@@ -311,18 +301,13 @@ func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	return ReduceAllMean(Square(Sub(pred, inputs[1])))
 }
 
-type meta struct {
-	Obs data.Normalizer `json:"observation"`
-	Act data.Normalizer `json:"action"`
-}
-
 // Meta implements trainer.Trainable.
 func (p *Policy) Meta() (checkpoint.Meta, error) {
 	c, err := json.Marshal(p.cfg)
 	if err != nil {
 		return checkpoint.Meta{}, err
 	}
-	n, err := json.Marshal(meta{p.obsNorm, p.actNorm})
+	n, err := json.Marshal(data.Normalizers{Obs: p.obsNorm, Act: p.actNorm})
 	return checkpoint.Meta{Kind: p.Kind(), Config: c, Normalizers: n}, err
 }
 
@@ -335,17 +320,14 @@ func (p *Policy) Restore(m checkpoint.Meta) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	var n meta
+	var n data.Normalizers
 	if err := json.Unmarshal(m.Normalizers, &n); err != nil {
 		return fmt.Errorf("bc: checkpoint normalizers: %w", err)
 	}
-	if err := n.Obs.Check(); err != nil {
-		return fmt.Errorf("bc: checkpoint observation normalizer: %w", err)
+	if err := n.Check(); err != nil {
+		return fmt.Errorf("bc: checkpoint %w", err)
 	}
-	if err := n.Act.Check(); err != nil {
-		return fmt.Errorf("bc: checkpoint action normalizer: %w", err)
-	}
-	if p.train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
+	if p.samples.Train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
 		return fmt.Errorf("bc: checkpoint is for state %d / action %d, the dataset has %d / %d", c.StateDim, c.ActionDim, p.cfg.StateDim, p.cfg.ActionDim)
 	}
 	p.cfg, p.obsNorm, p.actNorm = c, n.Obs, n.Act

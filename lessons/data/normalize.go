@@ -247,3 +247,21 @@ func (n *Normalizer) Normalized(v []float32) []float32 {
 func (n *Normalizer) Unnormalized(v []float32) []float32 {
 	return n.Unnormalize(append([]float32(nil), v...))
 }
+
+// Normalizers are a policy's observation and action normalizers, as its
+// checkpoints store them ({"observation": ..., "action": ...}).
+type Normalizers struct {
+	Obs Normalizer `json:"observation"`
+	Act Normalizer `json:"action"`
+}
+
+// Check checks both normalizers, naming the one that is bad.
+func (n *Normalizers) Check() error {
+	if err := n.Obs.Check(); err != nil {
+		return fmt.Errorf("observation normalizer: %w", err)
+	}
+	if err := n.Act.Check(); err != nil {
+		return fmt.Errorf("action normalizer: %w", err)
+	}
+	return nil
+}

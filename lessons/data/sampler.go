@@ -207,3 +207,25 @@ func SplitEpisodes(n int, valFraction float64, seed int64) (train, val []int) {
 	}
 	return train, val
 }
+
+// Splits are a policy's training and validation samplers (Val may be nil).
+type Splits struct {
+	Train, Val *Sampler
+}
+
+// Pick returns the validation sampler when val, else the training one
+// (either may be nil).
+func (s Splits) Pick(val bool) *Sampler {
+	if val {
+		return s.Val
+	}
+	return s.Train
+}
+
+// Len is the number of windows of Pick(val), 0 when it is nil.
+func (s Splits) Len(val bool) int {
+	if p := s.Pick(val); p != nil {
+		return p.Len()
+	}
+	return 0
+}

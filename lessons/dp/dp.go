@@ -163,7 +163,7 @@ type Policy struct {
 	store            *model.Store
 	sched            *diffusion.Scheduler
 	obsNorm, actNorm data.Normalizer
-	train, val       *data.Sampler
+	samples          data.Splits
 
 	// UseEMA makes acting use the averaged weights when the store has
 	// them (true by default; set false to compare).
@@ -222,12 +222,12 @@ func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 	if p.actNorm, err = data.FitMinMax(actions); err != nil {
 		return fmt.Errorf("dp: action normalizer: %w", err)
 	}
-	if p.train, err = data.NewSampler(ds, train, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
+	if p.samples.Train, err = data.NewSampler(ds, train, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
 		return err
 	}
-	p.val = nil
+	p.samples.Val = nil
 	if len(val) > 0 {
-		if p.val, err = data.NewSampler(ds, val, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
+		if p.samples.Val, err = data.NewSampler(ds, val, p.cfg.ObsHorizon, p.cfg.PredHorizon); err != nil {
 			return err
 		}
 	}
@@ -246,14 +246,7 @@ func (p *Policy) Store() *model.Store { return p.store }
 
 // NumSamples implements trainer.Trainable.
 func (p *Policy) NumSamples(val bool) int {
-	s := p.train
-	if val {
-		s = p.val
-	}
-	if s == nil {
-		return 0
-	}
-	return s.Len()
+	return p.samples.Len(val)
 }
 
 // Inputs implements trainer.Trainable: observations [B, To·S] and clean
@@ -261,10 +254,7 @@ func (p *Policy) NumSamples(val bool) int {
 // the graph from the store's random state, which checkpoints save, so a
 // resumed run draws what the uninterrupted one would.
 func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
-	s := p.train
-	if val {
-		s = p.val
-	}
+	s := p.samples.Pick(val)
 	if s == nil {
 		return nil, errors.New("dp: Fit the policy on a dataset before training")
 	}
@@ -311,18 +301,13 @@ func (p *Policy) forward(scope *model.Scope, obs, x, t *Node) *Node {
 	return denoiser.UNet1D(scope.In("noise_pred"), p.cfg.UNet, x, t, obs)
 }
 
-type meta struct {
-	Obs data.Normalizer `json:"observation"`
-	Act data.Normalizer `json:"action"`
-}
-
 // Meta implements trainer.Trainable.
 func (p *Policy) Meta() (checkpoint.Meta, error) {
 	c, err := json.Marshal(p.cfg)
 	if err != nil {
 		return checkpoint.Meta{}, err
 	}
-	n, err := json.Marshal(meta{p.obsNorm, p.actNorm})
+	n, err := json.Marshal(data.Normalizers{Obs: p.obsNorm, Act: p.actNorm})
 	return checkpoint.Meta{Kind: Kind, Config: c, Normalizers: n}, err
 }
 
@@ -335,17 +320,14 @@ func (p *Policy) Restore(m checkpoint.Meta) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	var n meta
+	var n data.Normalizers
 	if err := json.Unmarshal(m.Normalizers, &n); err != nil {
 		return fmt.Errorf("dp: checkpoint normalizers: %w", err)
 	}
-	if err := n.Obs.Check(); err != nil {
-		return fmt.Errorf("dp: checkpoint observation normalizer: %w", err)
+	if err := n.Check(); err != nil {
+		return fmt.Errorf("dp: checkpoint %w", err)
 	}
-	if err := n.Act.Check(); err != nil {
-		return fmt.Errorf("dp: checkpoint action normalizer: %w", err)
-	}
-	if p.train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
+	if p.samples.Train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
 		return fmt.Errorf("dp: checkpoint is for state %d / action %d, the dataset has %d / %d", c.StateDim, c.ActionDim, p.cfg.StateDim, p.cfg.ActionDim)
 	}
 	s, err := diffusion.New(c.Noise)
