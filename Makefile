@@ -19,7 +19,7 @@ PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
-.PHONY: help setup setup-test lab test vet gotest notebooks course bench clean clean-notebooks check-notebooks
+.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht clean clean-notebooks check-notebooks
 
 help:
 	@echo "make lab      set up (if needed) and open the course in Jupyter"
@@ -27,6 +27,7 @@ help:
 	@echo "make setup    install Jupyter, GoNB, gopls, goimports, echarts (idempotent)"
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
+	@echo "make dp-pusht train and score Diffusion Policy on Push-T (about 35 minutes)"
 	@echo "make clean-notebooks  strip outputs from notebooks before committing"
 
 setup:
@@ -78,8 +79,22 @@ bench:
 		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
 		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
-			| sed -e 's/^BenchmarkTrainStepChapter/BenchmarkTrainStepChapterSIMD/' ; \
+			| sed -e 's/^BenchmarkTrainStepChapter/BenchmarkTrainStepChapterSIMD/' && \
+		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
+			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSample/' && \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
+			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' ; \
 	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json
+
+# Diffusion Policy on Push-T (state) with dp.CPUConfig(), as README reports
+# it: about 30 minutes of training on 2 cores (SIMD build), five
+# evaluations on the paper's 50 seeded episodes, then BC on the same seeds.
+DP_STEPS ?= 7000
+dp-pusht:
+	@mkdir -p out
+	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -steps $(DP_STEPS) -eval-every $$(( $(DP_STEPS) / 5 )) \
+		-ckpt out/checkpoints/dp-pusht-cpu -json out/dp-pusht.json
+	go run ./lessons/cmd/dptrain -policy bc -steps 3000 -eval-every 600 -json out/bc-pusht.json
 
 clean-notebooks:
 	@$(PY) kernel/runnb.py --strip $(NOTEBOOKS)

@@ -331,10 +331,16 @@ func (p *Policy) Restore(m checkpoint.Meta) error {
 		return fmt.Errorf("bc: checkpoint is for state %d / action %d, the dataset has %d / %d", c.StateDim, c.ActionDim, p.cfg.StateDim, p.cfg.ActionDim)
 	}
 	p.cfg, p.obsNorm, p.actNorm = c, n.Obs, n.Act
+	p.Refresh()
+	return nil
+}
+
+// Refresh implements trainer.Refresher: the next prediction compiles its
+// graph afresh, with the current weights.
+func (p *Policy) Refresh() {
 	p.mu.Lock()
 	p.exec = nil
 	p.mu.Unlock()
-	return nil
 }
 
 // Load makes a policy from a checkpoint directory (see package checkpoint).

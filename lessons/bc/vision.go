@@ -189,7 +189,7 @@ func (p *Policy) batchImages(s *data.Sampler, indices []int, obs []float32, val 
 			// (and a resumed run) gets the same shifts every time.
 			h := uint64(i)*0x9E3779B97F4A7C15 ^ uint64(b+1)*0xBF58476D1CE4E5B9 ^ uint64(len(indices))
 			dx, dy := int(h%uint64(2*shift+1))-shift, int((h>>20)%uint64(2*shift+1))-shift
-			shiftImage(out[b*per:(b+1)*per], src, size, dx, dy)
+			ShiftImage(out[b*per:(b+1)*per], src, size, dx, dy)
 		} else {
 			copy(out[b*per:(b+1)*per], src)
 		}
@@ -197,9 +197,10 @@ func (p *Policy) batchImages(s *data.Sampler, indices []int, obs []float32, val 
 	return tensors.FromFlatDataAndDimensions(out, len(indices), size, size, 3), nil
 }
 
-// shiftImage writes src [size, size, 3] moved by (dx, dy) pixels into dst,
-// repeating the edge pixels where the shift uncovers the border.
-func shiftImage(dst, src []float32, size, dx, dy int) {
+// ShiftImage writes src [size, size, 3] moved by (dx, dy) pixels into dst,
+// repeating the edge pixels where the shift uncovers the border: the
+// random-shift augmentation of VisionConfig.Shift.
+func ShiftImage(dst, src []float32, size, dx, dy int) {
 	for y := 0; y < size; y++ {
 		sy := min(max(y-dy, 0), size-1)
 		for x := 0; x < size; x++ {

@@ -96,7 +96,7 @@ func TestShiftImage(t *testing.T) {
 		src[i] = float32(i / 3) // pixel index in every channel
 	}
 	dst := make([]float32, len(src))
-	shiftImage(dst, src, size, 1, 0) // right by one: column 0 repeats
+	ShiftImage(dst, src, size, 1, 0) // right by one: column 0 repeats
 	want := []float32{0, 0, 1, 3, 3, 4, 6, 6, 7}
 	for p, w := range want {
 		if dst[p*3] != w {

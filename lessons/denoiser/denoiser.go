@@ -89,11 +89,16 @@ func SinusoidalEmbedding(t *Node, dim int) *Node {
 //
 //	Mish(x) = x · tanh(softplus(x)),  softplus(x) = ln(1 + eˣ)
 //
-// softplus is computed as max(x, 0) + ln(1 + e^−|x|), which neither
-// overflows for large x nor loses the tiny values of very negative x.
+// It is computed with one exponential: with e = eˣ and n = e·(e + 2),
+// tanh(ln(1 + e)) = ((1+e)² − 1) / ((1+e)² + 1) = n / (n + 2). x is capped
+// at 20 inside the exponential (n/(n+2) is 1 in float32 from about x = 9),
+// and for very negative x, n/(n+2) ≈ e keeps its relative precision. On
+// GoMLX's Go backend the textbook form (exp, log1p, tanh) took 14% of a
+// U-Net's sampling time.
 func Mish(x *Node) *Node {
-	sp := Add(Max(x, ZerosLike(x)), Log1p(Exp(Neg(Abs(x)))))
-	return Mul(x, Tanh(sp))
+	e := Exp(MinScalar(x, 20))
+	n := Mul(e, AddScalar(e, 2))
+	return Mul(x, Div(n, AddScalar(n, 2)))
 }
 
 // linear is PyTorch's nn.Linear on the last axis of x [..., in] → [..., out],

@@ -13,18 +13,24 @@
 // weights when they exist. Evaluation is the one evaluation loop with the
 // paper's protocol (see Evaluate and Score).
 //
-// Shapes, with B the batch, To = ObsHorizon, Tp = PredHorizon, S the state
-// size and A the action size:
+// With Config.Vision the policy is Diffusion Policy's image-based CNN: a
+// ResNet encodes the camera image of each observation step, beside the
+// proprioception (see Config.Vision and NewVision).
 //
-//	observations  [B, To·S]   the To most recent states, oldest first, normalized to [-1, 1]
-//	actions       [B, Tp, A]  actions t..t+Tp−1, normalized to [-1, 1]
-//	timesteps     [B]         diffusion steps in [0, Noise.TrainSteps)
+// Shapes, with B the batch, To = ObsHorizon, Tp = PredHorizon, S the state
+// size, A the action size and size = Vision.ImageSize:
+//
+//	observations  [B, To·S]                the To most recent states, oldest first, normalized to [-1, 1]
+//	images        [B, To, size, size, 3]   their camera images, RGB in [0, 1] (vision policies only)
+//	actions       [B, Tp, A]               actions t..t+Tp−1, normalized to [-1, 1]
+//	timesteps     [B]                      diffusion steps in [0, Noise.TrainSteps)
 package dp
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -38,6 +44,7 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/policylab/policylab/lessons/bc"
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/denoiser"
@@ -78,6 +85,17 @@ type Config struct {
 	Method         diffusion.Method `json:"method"`
 	InferenceSteps int              `json:"inference_steps"`
 	Eta            float64          `json:"eta"`
+	// Vision, when set, makes this Diffusion Policy's image-based CNN
+	// (Chi et al. 2023, Push-T image): per observation step a ResNet
+	// encodes the camera image (bc.VisionConfig: width, normalization,
+	// pool, image size, random shifts) and its features sit beside the
+	// first Vision.ProprioDim state elements, the proprioception (2 for
+	// sim.PushTState: the agent's x, y); the features of the To steps,
+	// concatenated, are the noise predictor's global condition. The other
+	// state elements never reach the network: the block's pose comes
+	// through the image. nil: the state-based policy. A vision policy is
+	// made by NewVision (or LoadVision), which take its image renderer.
+	Vision *bc.VisionConfig `json:"vision,omitempty"`
 	// StateDim and ActionDim are set from the dataset by Fit.
 	StateDim  int `json:"state_dim"`
 	ActionDim int `json:"action_dim"`
@@ -151,6 +169,17 @@ func (c Config) Validate() error {
 			return bad("PredHorizon", c.PredHorizon, fmt.Sprintf("must be divisible by %d for a U-Net of %d levels", f, len(c.UNet.DownDims)))
 		}
 	}
+	if c.Vision != nil {
+		if err := c.Vision.Validate(); err != nil {
+			return fmt.Errorf("dp: %w", err)
+		}
+		if c.StateDim > 0 && c.Vision.ProprioDim > c.StateDim {
+			return bad("Vision.ProprioDim", c.Vision.ProprioDim, fmt.Sprintf("more than the %d state elements", c.StateDim))
+		}
+		if m := featureMapSide(c.Vision.ImageSize); c.Vision.Pool == bc.PoolSpatialSoftmax && m < 2 {
+			return bad("Vision.ImageSize", c.Vision.ImageSize, fmt.Sprintf("gives ResNet feature maps of %d×%d, on which a spatial softmax is constant: use images over 32 px or Pool %q", m, m, bc.PoolAvg))
+		}
+	}
 	return nil
 }
 
@@ -165,13 +194,21 @@ type Policy struct {
 	obsNorm, actNorm data.Normalizer
 	samples          data.Splits
 
+	// images renders the camera image of a state (vision policies): the
+	// image a dataset frame showed. frames caches the resized image of
+	// each distinct training state (see batchImages).
+	images   func(state []float32) (*image.RGBA, error)
+	framesMu sync.Mutex
+	frames   map[string][]uint8
+
 	// UseEMA makes acting use the averaged weights when the store has
 	// them (true by default; set false to compare).
 	UseEMA bool
 
-	mu    sync.Mutex
-	execs map[bool]*model.Exec // by "reads the EMA weights"
-	actor *Actor
+	mu       sync.Mutex
+	execs    map[bool]*model.Exec // noise predictor, by "reads the EMA weights"
+	encoders map[bool]*model.Exec // vision condition, likewise
+	actor    *Actor
 }
 
 // New makes an untrained policy; Fit it on a dataset to train it.
@@ -181,6 +218,9 @@ func New(b compute.Backend, cfg Config) (*Policy, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Vision != nil {
+		return nil, errors.New("dp: a vision config needs NewVision (it needs the image renderer)")
 	}
 	s, err := diffusion.New(cfg.Noise)
 	if err != nil {
@@ -232,6 +272,7 @@ func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 		}
 	}
 	p.resetExecs()
+	p.resetFrames()
 	return nil
 }
 
@@ -250,22 +291,35 @@ func (p *Policy) NumSamples(val bool) int {
 }
 
 // Inputs implements trainer.Trainable: observations [B, To·S] and clean
-// actions [B, Tp, A], both normalized. The noise and timesteps are drawn in
-// the graph from the store's random state, which checkpoints save, so a
-// resumed run draws what the uninterrupted one would.
+// actions [B, Tp, A], both normalized, and for a vision policy the images
+// [B, To, size, size, 3] of the observations (see batchImages). The noise
+// and timesteps are drawn in the graph from the store's random state,
+// which checkpoints save, so a resumed run draws what the uninterrupted
+// one would.
 func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 	s := p.samples.Pick(val)
 	if s == nil {
 		return nil, errors.New("dp: Fit the policy on a dataset before training")
 	}
 	obs, act := s.Batch(indices)
+	var img *tensors.Tensor
+	if p.cfg.Vision != nil {
+		var err error
+		if img, err = p.batchImages(indices, obs, val); err != nil { // from the states in environment units
+			return nil, err
+		}
+	}
 	p.obsNorm.Normalize(obs)
 	p.actNorm.Normalize(act)
 	n := len(indices)
-	return []*tensors.Tensor{
+	in := []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(obs, n, p.cfg.ObsHorizon*p.cfg.StateDim),
 		tensors.FromFlatDataAndDimensions(act, n, p.cfg.PredHorizon, p.cfg.ActionDim),
-	}, nil
+	}
+	if img != nil {
+		in = append(in, img)
+	}
+	return in, nil
 }
 
 // LossGraph implements trainer.Trainable: ε-prediction (Ho et al. 2020,
@@ -273,6 +327,10 @@ func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 // loss is the mean of (ε̂(x_t, t, obs) − ε)².
 func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	obs, x0 := inputs[0], inputs[1]
+	var images *Node
+	if len(inputs) > 2 {
+		images = inputs[2]
+	}
 	g := x0.Graph()
 	B := x0.Shape().Dimensions[0]
 	noise := scope.RandomNormal(g, x0.Shape())
@@ -283,22 +341,30 @@ func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	}
 	abT := Reshape(Gather(Const(g, ab), Reshape(t, B, 1)), B, 1, 1)
 	xt := Add(Mul(Sqrt(abT), x0), Mul(Sqrt(OneMinus(abT)), noise))
-	eps := p.forward(scope, obs, xt, ConvertDType(t, dtypes.Float32))
+	eps := p.forward(scope, obs, images, xt, ConvertDType(t, dtypes.Float32))
 	return ReduceAllMean(Square(Sub(eps, noise)))
 }
 
-// forward predicts the noise: obs [B, To·S], x [B, Tp, A], t [B] → [B, Tp, A].
-func (p *Policy) forward(scope *model.Scope, obs, x, t *Node) *Node {
+// forward predicts the noise: obs [B, To·S], images [B, To, size, size,
+// 3] (vision policies; else nil), x [B, Tp, A], t [B] → [B, Tp, A].
+func (p *Policy) forward(scope *model.Scope, obs, images, x, t *Node) *Node {
+	return p.denoise(scope, p.condition(scope, obs, images), x, t)
+}
+
+// denoise is the noise predictor on its observation condition cond
+// [B, C] (see condition): x [B, Tp, A], t [B] → [B, Tp, A].
+func (p *Policy) denoise(scope *model.Scope, cond, x, t *Node) *Node {
 	if p.cfg.Network == NetworkMLP {
 		// The chapter's observation encoder: Linear → ReLU → Linear.
 		enc := scope.In("obs_encoder")
-		cond := activation.Relu(layers.DenseWithBias(enc.In("0"), obs, p.cfg.Hidden))
-		cond = layers.DenseWithBias(enc.In("2"), cond, p.cfg.Hidden)
-		return denoiser.MLP(scope.In("noise_pred"), denoiser.MLPConfig{Hidden: p.cfg.Hidden}, x, t, cond)
+		h := activation.Relu(layers.DenseWithBias(enc.In("0"), cond, p.cfg.Hidden))
+		h = layers.DenseWithBias(enc.In("2"), h, p.cfg.Hidden)
+		return denoiser.MLP(scope.In("noise_pred"), denoiser.MLPConfig{Hidden: p.cfg.Hidden}, x, t, h)
 	}
-	// Diffusion Policy (low-dim): the flattened observations are the
-	// global condition, beside the timestep embedding.
-	return denoiser.UNet1D(scope.In("noise_pred"), p.cfg.UNet, x, t, obs)
+	// Diffusion Policy: the flattened observations (low-dim) or their
+	// features (image) are the global condition, beside the timestep
+	// embedding.
+	return denoiser.UNet1D(scope.In("noise_pred"), p.cfg.UNet, x, t, cond)
 }
 
 // Meta implements trainer.Trainable.
@@ -330,29 +396,61 @@ func (p *Policy) Restore(m checkpoint.Meta) error {
 	if p.samples.Train != nil && (c.StateDim != p.cfg.StateDim || c.ActionDim != p.cfg.ActionDim) {
 		return fmt.Errorf("dp: checkpoint is for state %d / action %d, the dataset has %d / %d", c.StateDim, c.ActionDim, p.cfg.StateDim, p.cfg.ActionDim)
 	}
+	if p.samples.Train != nil && (c.Vision == nil) != (p.cfg.Vision == nil) {
+		return fmt.Errorf("dp: checkpoint is a %s policy, this one is a %s policy", visionName(c), visionName(p.cfg))
+	}
+	if c.Vision != nil && p.images == nil {
+		return errors.New("dp: checkpoint is a vision policy, which needs its image renderer (LoadVision, or NewVision to train)")
+	}
 	s, err := diffusion.New(c.Noise)
 	if err != nil {
 		return err
 	}
 	p.cfg, p.obsNorm, p.actNorm, p.sched = c, n.Obs, n.Act, s
 	p.resetExecs()
+	p.resetFrames()
 	return nil
+}
+
+func visionName(c Config) string {
+	if c.Vision != nil {
+		return "vision"
+	}
+	return "state-based"
 }
 
 // Load makes a policy from a checkpoint directory. It checks that every
 // weight has the shape the checkpoint's config builds, so a config edited
-// apart from its weights is an error naming both shapes.
-func Load(b compute.Backend, dir string) (*Policy, error) {
+// apart from its weights is an error naming both shapes. A vision policy's
+// checkpoint needs LoadVision.
+func Load(b compute.Backend, dir string) (*Policy, error) { return load(b, dir, nil) }
+
+// LoadVision is Load with the image renderer of a vision policy (as
+// NewVision takes it). A state-based checkpoint loads too, and ignores it.
+func LoadVision(b compute.Backend, dir string, images func(state []float32) (*image.RGBA, error)) (*Policy, error) {
+	if images == nil {
+		return nil, errors.New("dp: LoadVision needs an image renderer")
+	}
+	return load(b, dir, images)
+}
+
+func load(b compute.Backend, dir string, images func(state []float32) (*image.RGBA, error)) (*Policy, error) {
 	if b == nil {
 		return nil, errors.New("dp: nil backend")
 	}
-	p := &Policy{cfg: DefaultConfig(), backend: b, store: model.NewStore(), UseEMA: true}
+	p := &Policy{cfg: DefaultConfig(), backend: b, store: model.NewStore(), images: images, UseEMA: true}
 	m, err := checkpoint.Load(dir, p.store)
 	if err != nil {
 		return nil, err
 	}
 	if m.Kind != Kind {
 		return nil, fmt.Errorf("dp: checkpoint %s holds a %q policy, not a diffusion policy", dir, m.Kind)
+	}
+	var peek struct {
+		Vision *bc.VisionConfig `json:"vision"`
+	}
+	if err := json.Unmarshal(m.Config, &peek); err == nil && peek.Vision != nil && images == nil {
+		return nil, fmt.Errorf("dp: checkpoint %s is a vision policy: load it with LoadVision and its image renderer", dir)
 	}
 	if err := p.Restore(m); err != nil {
 		return nil, fmt.Errorf("dp: checkpoint %s: %w", dir, err)
@@ -363,8 +461,9 @@ func Load(b compute.Backend, dir string) (*Policy, error) {
 	return p, nil
 }
 
-// checkShapes builds the noise predictor once on a throwaway store holding
-// fresh variables and compares every shape with the loaded weights.
+// checkShapes builds the noise predictor (and a vision policy's image
+// encoder) once on a throwaway store holding fresh variables and compares
+// every shape with the loaded weights.
 func (p *Policy) checkShapes() (err error) {
 	fresh := model.NewStore()
 	defer func() {
@@ -378,7 +477,11 @@ func (p *Policy) checkShapes() (err error) {
 	obs := Parameter(g, "obs", shapes.Make(dtypes.Float32, B, p.cfg.ObsHorizon*p.cfg.StateDim))
 	x := Parameter(g, "x", shapes.Make(dtypes.Float32, B, p.cfg.PredHorizon, p.cfg.ActionDim))
 	t := Parameter(g, "t", shapes.Make(dtypes.Float32, B))
-	p.forward(fresh.RootScope().In(Kind), obs, x, t)
+	var images *Node
+	if v := p.cfg.Vision; v != nil {
+		images = Parameter(g, "images", shapes.Make(dtypes.Float32, B, p.cfg.ObsHorizon, v.ImageSize, v.ImageSize, 3))
+	}
+	p.forward(fresh.RootScope().In(Kind), obs, images, x, t)
 	n := 0
 	for v := range fresh.IterVariables() {
 		lv := p.store.GetVariable(v.Path())
@@ -396,9 +499,17 @@ func (p *Policy) checkShapes() (err error) {
 	return nil
 }
 
+// Refresh implements trainer.Refresher: the next sampling compiles its
+// graphs afresh, with the current weights.
+func (p *Policy) Refresh() {
+	p.mu.Lock()
+	p.execs, p.encoders = nil, nil
+	p.mu.Unlock()
+}
+
 func (p *Policy) resetExecs() {
 	p.mu.Lock()
-	p.execs = nil
+	p.execs, p.encoders = nil, nil
 	p.actor = nil
 	p.mu.Unlock()
 }
@@ -414,9 +525,12 @@ func (p *Policy) hasEMA() bool {
 	return false
 }
 
-// exec returns the compiled noise predictor for acting: (obs [n, To·S],
+// exec returns the compiled noise predictor for acting: (cond [n, C],
 // x [n, Tp, A], t [n]) → ε̂ [n, Tp, A], reading the EMA weights when
-// UseEMA and they exist.
+// UseEMA and they exist. cond is the observation condition: the
+// observations [n, To·S] of a state-based policy, the encoder's output
+// (see encoder) for a vision policy, computed once per chunk rather than
+// at every denoising step.
 func (p *Policy) exec() (*model.Exec, error) {
 	ema := p.UseEMA && p.hasEMA()
 	p.mu.Lock()
@@ -424,11 +538,11 @@ func (p *Policy) exec() (*model.Exec, error) {
 	if e := p.execs[ema]; e != nil {
 		return e, nil
 	}
-	e, err := model.NewExec(p.backend, p.store, func(scope *model.Scope, obs, x, t *Node) *Node {
+	e, err := model.NewExec(p.backend, p.store, func(scope *model.Scope, cond, x, t *Node) *Node {
 		if ema {
 			scope = p.store.Scope(trainer.EMAScope)
 		}
-		return p.forward(scope.In(Kind), obs, x, t)
+		return p.denoise(scope.In(Kind), cond, x, t)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dp: %w", err)
@@ -445,49 +559,115 @@ type SampleOptions struct {
 	// OnStep, when set, sees the (normalized) samples after each denoising
 	// step: t is the step just taken, x is [n, Tp, A] flattened.
 	OnStep func(t int, x []float32)
+	// Images are the camera images of the observation window, oldest
+	// first (vision policies only): none, or one per observation, any
+	// size (they are resized to Vision.ImageSize). A missing or nil image
+	// is rendered from its observation by the policy's renderer.
+	Images []*image.RGBA
 }
 
 // Sample draws n action sequences for one observation window obs
 // [To][StateDim] (environment units, oldest first): [n][Tp][ActionDim] in
 // environment units. rng draws the initial noise and the sampler's noise,
-// so a seed fixes the result.
+// so a seed fixes the result. A vision policy also sees the window's
+// images (opt.Images, or rendered from obs).
 func (p *Policy) Sample(obs [][]float32, n int, rng *rand.Rand, opt SampleOptions) ([][][]float32, error) {
+	if err := p.checkWindow(obs, n); err != nil {
+		return nil, err
+	}
+	var frames [][]uint8
+	if p.cfg.Vision == nil {
+		if len(opt.Images) > 0 {
+			return nil, errors.New("dp: SampleOptions.Images given to a state-based policy")
+		}
+	} else {
+		if len(opt.Images) != 0 && len(opt.Images) != len(obs) {
+			return nil, fmt.Errorf("dp: Sample takes no images or %d (one per observation, ObsHorizon), got %d", len(obs), len(opt.Images))
+		}
+		frames = make([][]uint8, len(obs))
+		for i, o := range obs {
+			var img *image.RGBA
+			if i < len(opt.Images) {
+				img = opt.Images[i]
+			}
+			var err error
+			if frames[i], err = p.frame(o, img); err != nil {
+				return nil, fmt.Errorf("dp: observation %d: %w", i, err)
+			}
+		}
+	}
+	return p.sample(obs, frames, n, rng, opt.OnStep)
+}
+
+// checkWindow checks Sample's observation window and sample count.
+func (p *Policy) checkWindow(obs [][]float32, n int) error {
 	c := p.cfg
 	if c.StateDim == 0 {
-		return nil, errors.New("dp: the policy is not trained (Fit and train it, or Load a checkpoint)")
+		return errors.New("dp: the policy is not trained (Fit and train it, or Load a checkpoint)")
 	}
 	if len(obs) != c.ObsHorizon {
-		return nil, fmt.Errorf("dp: Sample takes %d observations (ObsHorizon), got %d", c.ObsHorizon, len(obs))
+		return fmt.Errorf("dp: Sample takes %d observations (ObsHorizon), got %d", c.ObsHorizon, len(obs))
 	}
 	if n < 1 {
-		return nil, fmt.Errorf("dp: Sample n = %d, must be >= 1", n)
+		return fmt.Errorf("dp: Sample n = %d, must be >= 1", n)
 	}
-	row := make([]float32, 0, c.ObsHorizon*c.StateDim)
 	for i, o := range obs {
 		if len(o) != c.StateDim {
-			return nil, fmt.Errorf("dp: observation %d has %d values, the policy takes %d", i, len(o), c.StateDim)
+			return fmt.Errorf("dp: observation %d has %d values, the policy takes %d", i, len(o), c.StateDim)
 		}
+	}
+	return nil
+}
+
+// sample is Sample on a checked window; frames are the resized images of
+// its observations (vision policies; see frame).
+func (p *Policy) sample(obs [][]float32, frames [][]uint8, n int, rng *rand.Rand, onStep func(int, []float32)) ([][][]float32, error) {
+	row, err := p.condition1(obs, frames)
+	if err != nil {
+		return nil, err
+	}
+	cond := make([]float32, 0, n*len(row))
+	for i := 0; i < n; i++ {
+		cond = append(cond, row...)
+	}
+	x := make([]float32, n*p.cfg.PredHorizon*p.cfg.ActionDim)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return p.run(cond, n, x, rng, onStep)
+}
+
+// condition1 is the observation condition of one checked window: its
+// normalized states [To·S], or for a vision policy the encoder's output
+// (the encoder runs once per window, not at each denoising step).
+func (p *Policy) condition1(obs [][]float32, frames [][]uint8) ([]float32, error) {
+	row := make([]float32, 0, p.cfg.ObsHorizon*p.cfg.StateDim)
+	for _, o := range obs {
 		row = append(row, p.obsNorm.Normalized(o)...)
 	}
-	flatObs := make([]float32, 0, n*len(row))
-	for i := 0; i < n; i++ {
-		flatObs = append(flatObs, row...)
+	if p.cfg.Vision != nil {
+		return p.encode(row, frames)
 	}
+	return row, nil
+}
+
+// run denoises n samples from their initial noise x [n·Tp·A] under the
+// conditions cond [n·C] (one row per sample), drawing the sampler's noise
+// (DDPM, DDIM with η > 0) from rng: → [n][Tp][ActionDim] in environment
+// units.
+func (p *Policy) run(cond []float32, n int, x []float32, rng *rand.Rand, onStep func(int, []float32)) ([][][]float32, error) {
+	c := p.cfg
 	e, err := p.exec()
 	if err != nil {
 		return nil, err
 	}
-	obsT := tensors.FromFlatDataAndDimensions(flatObs, n, len(row))
-	x := make([]float32, n*c.PredHorizon*c.ActionDim)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	condT := tensors.FromFlatDataAndDimensions(cond, n, len(cond)/n)
 	ts := make([]float32, n)
 	predict := func(xt []float32, t int) ([]float32, error) {
 		for i := range ts {
 			ts[i] = float32(t)
 		}
-		res, err := e.Call(obsT, tensors.FromFlatDataAndDimensions(xt, n, c.PredHorizon, c.ActionDim), tensors.FromFlatDataAndDimensions(ts, n))
+		res, err := e.Call(condT, tensors.FromFlatDataAndDimensions(xt, n, c.PredHorizon, c.ActionDim), tensors.FromFlatDataAndDimensions(ts, n))
 		if err != nil {
 			return nil, fmt.Errorf("dp: %w", err)
 		}
@@ -497,7 +677,7 @@ func (p *Policy) Sample(obs [][]float32, n int, rng *rand.Rand, opt SampleOption
 	if c.Method != diffusion.MethodDDIM {
 		steps = c.Noise.TrainSteps
 	}
-	if err := p.sched.Sample(x, predict, c.Method, steps, c.Eta, rng, opt.OnStep); err != nil {
+	if err := p.sched.Sample(x, predict, c.Method, steps, c.Eta, rng, onStep); err != nil {
 		return nil, err
 	}
 	out := make([][][]float32, n)
@@ -513,12 +693,17 @@ func (p *Policy) Sample(obs [][]float32, n int, rng *rand.Rand, opt SampleOption
 }
 
 // Actor acts for one episode at a time: it keeps the last ObsHorizon
-// observations and a random stream seeded by Reset. Actors of one policy
-// may run in parallel.
+// observations (and, for a vision policy, their images) and a random
+// stream seeded by Reset. Actors of one policy may run in parallel.
 type Actor struct {
 	p    *Policy
 	hist [][]float32
-	rng  *rand.Rand
+	// imgs are the camera images of hist (vision policies; nil where the
+	// observation had none, to render from its state), frames their
+	// resized images, made when a window first needs them.
+	imgs   []*image.RGBA
+	frames [][]uint8
+	rng    *rand.Rand
 }
 
 // NewActor returns a fresh actor of the policy.
@@ -528,15 +713,23 @@ func (p *Policy) NewActor() *Actor { return &Actor{p: p, rng: rand.New(rand.NewP
 // the sampler's randomness with the episode's seed, so an episode replays
 // exactly.
 func (a *Actor) Reset(seed int64) {
-	a.hist = a.hist[:0]
+	a.hist, a.imgs, a.frames = a.hist[:0], a.imgs[:0], a.frames[:0]
 	a.rng = rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 }
 
-// Observe implements eval.Observer.
+// Observe implements eval.Observer. A vision policy keeps obs.Image too
+// (or renders the observation from its state when the environment gives
+// no image).
 func (a *Actor) Observe(obs sim.Obs) {
 	a.hist = append(a.hist, append([]float32(nil), obs.State...))
+	if a.p.cfg.Vision != nil {
+		a.imgs, a.frames = append(a.imgs, obs.Image), append(a.frames, nil)
+	}
 	if n := a.p.cfg.ObsHorizon; len(a.hist) > n {
 		a.hist = a.hist[len(a.hist)-n:]
+		if a.p.cfg.Vision != nil {
+			a.imgs, a.frames = a.imgs[len(a.imgs)-n:], a.frames[len(a.frames)-n:]
+		}
 	}
 }
 
@@ -546,16 +739,48 @@ func (a *Actor) Observe(obs sim.Obs) {
 // ActionHorizon: [Ta][ActionDim].
 func (a *Actor) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 	a.Observe(obs)
+	win, frames, err := a.window()
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.p.sample(win, frames, 1, a.rng, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s[0][:a.p.cfg.ActionHorizon], nil
+}
+
+// window is the conditioning window of the observations so far (the first
+// repeated at the start of an episode) and, for a vision policy, its
+// resized images, checked.
+func (a *Actor) window() ([][]float32, [][]uint8, error) {
+	if len(a.hist) == 0 {
+		return nil, nil, errors.New("dp: the actor has observed nothing")
+	}
 	win := make([][]float32, a.p.cfg.ObsHorizon)
 	pad := len(win) - len(a.hist)
 	for i := range win {
 		win[i] = a.hist[max(0, i-pad)]
 	}
-	s, err := a.p.Sample(win, 1, a.rng, SampleOptions{})
-	if err != nil {
-		return nil, err
+	if err := a.p.checkWindow(win, 1); err != nil {
+		return nil, nil, err
 	}
-	return s[0][:a.p.cfg.ActionHorizon], nil
+	var frames [][]uint8
+	if a.p.cfg.Vision != nil {
+		frames = make([][]uint8, len(win))
+		for i := range frames {
+			h := max(0, i-pad)
+			if a.frames[h] == nil {
+				f, err := a.p.frame(a.hist[h], a.imgs[h])
+				if err != nil {
+					return nil, nil, err
+				}
+				a.frames[h], a.imgs[h] = f, nil
+			}
+			frames[i] = a.frames[h]
+		}
+	}
+	return win, frames, nil
 }
 
 func (p *Policy) defaultActor() *Actor {

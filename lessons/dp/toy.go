@@ -2,10 +2,17 @@ package dp
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 
+	"github.com/gomlx/compute"
+
+	"github.com/policylab/policylab/lessons/bc"
 	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/plot"
+	"github.com/policylab/policylab/lessons/trainer"
 )
 
 // Obstacle is the lesson's 2-D picture of multimodal demonstrations: a
@@ -131,4 +138,125 @@ func (o Obstacle) Circle(n int) [][2]float64 {
 		pts[i] = [2]float64{o.Radius * math.Cos(a), o.Radius * math.Sin(a)}
 	}
 	return pts
+}
+
+// ToyConfig is the diffusion policy the lesson trains on the obstacle toy:
+// DefaultConfig with a U-Net of 32/64 channels (time embedding 32), which
+// trains in about two minutes on two cores.
+func ToyConfig() Config {
+	c := DefaultConfig()
+	c.UNet.DownDims, c.UNet.TimeEmbedDim = []int{32, 64}, 32
+	return c
+}
+
+// Sides counts how paths pass the obstacle (by MidX): on the left, on the
+// right, or through the middle.
+func (o Obstacle) Sides(paths [][][]float32) (left, right, through int) {
+	for _, s := range paths {
+		switch x := o.MidX(s); {
+		case x < -o.Radius:
+			left++
+		case x > o.Radius:
+			right++
+		default:
+			through++
+		}
+	}
+	return left, right, through
+}
+
+// ToyResult is the obstacle lesson's experiment: 40 samples of each
+// diffusion policy from the mean start, and BC's one chunk from there.
+type ToyResult struct {
+	Obstacle Obstacle
+	Demos    *data.Dataset
+	// UNet: ToyConfig (Diffusion Policy's temporal U-Net); Chapter: the
+	// chapter's MLP NoisePredictor (ChapterConfig). [40][PredHorizon][2].
+	UNet, Chapter [][][]float32
+	// BC is the chunked BC MLP's prediction: [16][2].
+	BC [][]float32
+}
+
+// ToyExperiment trains, on 100 obstacle demonstrations (seed 1), the
+// U-Net diffusion policy (ToyConfig, 1,500 steps, checkpointed in unetDir
+// when it is not empty), the chapter's diffusion policy (2,000 steps) and
+// the chunked BC MLP (16 actions, 1,000 steps), and samples each from the
+// mean start. About 3 minutes on two cores.
+func ToyExperiment(b compute.Backend, unetDir string, progress io.Writer) (*ToyResult, error) {
+	o := DefaultObstacle()
+	demos, err := o.Demos(100, 1)
+	if err != nil {
+		return nil, err
+	}
+	r := &ToyResult{Obstacle: o, Demos: demos}
+	start := []float32{float32(o.Start[0]), float32(o.Start[1])}
+	for _, run := range []struct {
+		cfg   Config
+		steps int
+		dir   string
+		out   *[][][]float32
+	}{{ToyConfig(), 1500, unetDir, &r.UNet}, {ChapterConfig(), 2000, "", &r.Chapter}} {
+		tc := trainer.DefaultConfig()
+		tc.Steps, tc.WarmupSteps, tc.Dir, tc.Progress = run.steps, run.steps/10, run.dir, progress
+		p, _, err := Train(b, run.cfg, nil, demos, tc)
+		if err != nil {
+			return nil, err
+		}
+		win := make([][]float32, run.cfg.ObsHorizon)
+		for i := range win {
+			win[i] = start
+		}
+		if *run.out, err = p.Sample(win, 40, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	cfg := bc.DefaultConfig()
+	cfg.Chunk = 16
+	bp, err := bc.NewMLP(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := bp.Fit(demos, 0.05, 1); err != nil {
+		return nil, err
+	}
+	tc := trainer.DefaultConfig()
+	tc.Steps, tc.Progress = 1000, progress
+	if _, err := trainer.Train(bp, tc); err != nil {
+		return nil, err
+	}
+	chunks, err := bp.PredictBatch([][]float32{start})
+	if err != nil {
+		return nil, err
+	}
+	r.BC = chunks[0]
+	return r, nil
+}
+
+// Table counts, per policy, the paths passing left, right and through the
+// middle, and those touching the obstacle anywhere (Markdown).
+func (r *ToyResult) Table() string {
+	var sb strings.Builder
+	sb.WriteString("| policy | paths | left | right | through the middle | touch the obstacle |\n|---|---|---|---|---|---|\n")
+	for _, row := range []struct {
+		name  string
+		paths [][][]float32
+	}{{"diffusion, temporal U-Net", r.UNet}, {"diffusion, the chapter's MLP", r.Chapter}, {"BC (MSE), 16-action chunk", [][][]float32{r.BC}}} {
+		l, rt, th := r.Obstacle.Sides(row.paths)
+		hits := 0
+		for _, p := range row.paths {
+			if r.Obstacle.Hits(p) {
+				hits++
+			}
+		}
+		fmt.Fprintf(&sb, "| %s | %d | %d | %d | %d | %d |\n", row.name, len(row.paths), l, rt, th, hits)
+	}
+	return sb.String()
+}
+
+// Chart plots the demonstrations, the obstacle and each policy's paths.
+func (r *ToyResult) Chart() plot.Chart {
+	return r.Obstacle.Chart("Passing an obstacle: demonstrations and sampled action sequences", r.Demos,
+		PathSet{Name: "diffusion (U-Net) samples", Paths: r.UNet},
+		PathSet{Name: "diffusion (chapter's MLP) samples", Paths: r.Chapter},
+		PathSet{Name: "BC chunk", Paths: [][][]float32{r.BC}})
 }

@@ -268,6 +268,12 @@ func Run(newEnv func() (sim.Env, error), newPolicy func() (Policy, error), cfg C
 	close(next)
 	wg.Wait()
 	res.Wall = time.Since(start)
+	return res, summarize(res)
+}
+
+// summarize fills the result's rates and means from its episodes and
+// returns an error naming the first failed episodes, if any.
+func summarize(res *Result) error {
 	var failures []string
 	for _, e := range res.Episodes {
 		if e.Success {
@@ -288,9 +294,9 @@ func Run(newEnv func() (sim.Env, error), newPolicy func() (Policy, error), cfg C
 		res.MeanLength /= n
 	}
 	if res.Failed > 0 {
-		return res, fmt.Errorf("eval: the policy failed in %d of %d episodes: %s", res.Failed, len(res.Episodes), strings.Join(failures, "; "))
+		return fmt.Errorf("eval: the policy failed in %d of %d episodes: %s", res.Failed, len(res.Episodes), strings.Join(failures, "; "))
 	}
-	return res, nil
+	return nil
 }
 
 // runEpisode plays one episode; a policy error, panic or timeout ends it

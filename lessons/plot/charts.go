@@ -381,3 +381,29 @@ func Show(c Chart) error {
 	gonbui.Sync() // flush before the cell's program exits, or the output can be lost
 	return nil
 }
+
+// PathGroup is a named set of 2-D paths drawn in one colour (e.g. 40
+// sampled trajectories).
+type PathGroup struct {
+	Name  string
+	Paths [][][2]float64
+}
+
+// PathGroups plots sets of 2-D paths on equal value axes; each group is
+// one series (one colour, one legend entry), its paths separated by gaps.
+func PathGroups(title string, groups ...PathGroup) *charts.Line {
+	l := Trajectories(title)
+	for _, g := range groups {
+		var data []opts.LineData
+		for i, p := range g.Paths {
+			if i > 0 {
+				data = append(data, opts.LineData{Value: "-"}) // a gap: echarts' empty value
+			}
+			for _, xy := range p {
+				data = append(data, opts.LineData{Value: []float64{xy[0], xy[1]}})
+			}
+		}
+		l.AddSeries(g.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), ConnectNulls: opts.Bool(false)}), allAtOnce)
+	}
+	return l
+}

@@ -27,6 +27,14 @@ func (e *Env) Render(size int) *image.RGBA {
 	return renderScene(size, e.AgentPos(), e.BlockPose())
 }
 
+// RenderState draws the scene of a state [agent x, agent y, block x,
+// block y, block angle] (the layout of Obs.State) as Render draws the
+// environment's, without touching an environment: the image Render gives
+// after ResetTo(state) when the agent does not overlap the block.
+func RenderState(state [5]float64, size int) *image.RGBA {
+	return renderScene(size, Vec{state[0], state[1]}, Pose{state[2], state[3], state[4]})
+}
+
 // Image96 returns the 96×96 RGB image observation of the paper's image
 // variant (alpha is always 255).
 func (e *Env) Image96() *image.RGBA { return e.Render(96) }

@@ -175,3 +175,19 @@ func PushTFactory(kind PushTObs, images bool) Factory {
 // ResetTo starts an episode from a given state [agent x, agent y, block x,
 // block y, block angle] instead of a seeded one.
 func (p *PushT) ResetTo(state [5]float64) Obs { return p.obs(p.env.ResetTo(state)) }
+
+// PushTImage renders the camera view of a Push-T observation vector (the
+// 5-D PushTState or the 20-D keypoints) at size x size pixels: the image
+// the environment shows for that state (Render(size) after ResetTo).
+// Vision policies train on images rendered this way from state-only
+// datasets.
+func PushTImage(state []float32, size int) (*image.RGBA, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("sim: PushTImage size = %d, must be > 0", size)
+	}
+	o, err := pushtObsFromVector(state)
+	if err != nil {
+		return nil, err
+	}
+	return pusht.RenderState(o.State, size), nil
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -151,5 +152,62 @@ func TestArmImageMatchesEnv(t *testing.T) {
 	}
 	if _, err := ArmImage([]float32{1}, arm.Reach, 32); err == nil {
 		t.Error("short state accepted")
+	}
+}
+
+// TestPushTImageMatchesEnv: the image rendered from an observation vector
+// is the environment's own after ResetTo that state (exactly), and its
+// own after Reset up to the float32 rounding of the vector (and, from
+// keypoints, of the block angle they imply).
+func TestPushTImageMatchesEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kind PushTObs
+		size int
+	}{
+		{"state 96", PushTState, 96},
+		{"state 64", PushTState, 64},
+		{"keypoints 96", PushTKeypoints, 96},
+	} {
+		env, err := NewPushT(pusht.DefaultConfig(), tc.kind, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := int64(0); seed < 5; seed++ {
+			obs := env.Reset(seed)
+			live := env.Render(tc.size)
+			img, err := PushTImage(obs.State, tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			po, _ := pushtObsFromVector(obs.State)
+			env.ResetTo(po.State)
+			reset := env.Render(tc.size)
+			for _, want := range []struct {
+				what    string
+				img     *image.RGBA
+				maxDiff int // bytes differing by more than 2 of 255
+			}{{"after ResetTo", reset, 0}, {"after Reset", live, len(img.Pix) / 200}} {
+				if img.Bounds() != want.img.Bounds() {
+					t.Fatalf("%s seed %d: bounds %v, want %v", tc.name, seed, img.Bounds(), want.img.Bounds())
+				}
+				diff := 0
+				for i := range img.Pix {
+					if d := int(img.Pix[i]) - int(want.img.Pix[i]); d > 2 || d < -2 {
+						diff++
+					}
+				}
+				if diff > want.maxDiff {
+					t.Errorf("%s seed %d: image from the vector differs from the env's %s in %d of %d bytes (want <= %d)",
+						tc.name, seed, want.what, diff, len(img.Pix), want.maxDiff)
+				}
+			}
+		}
+	}
+	if _, err := PushTImage(make([]float32, 7), 32); err == nil {
+		t.Error("7-D Push-T observation accepted")
+	}
+	if _, err := PushTImage(make([]float32, 5), 0); err == nil {
+		t.Error("size 0 accepted")
 	}
 }

@@ -56,6 +56,16 @@ type Trainable interface {
 	Restore(m checkpoint.Meta) error
 }
 
+// Refresher is a Trainable that keeps compiled graphs reading its weights
+// (to act or sample). The trainer calls Refresh after it has changed the
+// weights: before each evaluation and when it returns. A GoMLX model.Exec
+// (v0.28.16, pure-Go backend) that has run once goes on computing with the
+// weights of that run after a train.Trainer has updated them
+// (TestExecAfterTraining), so such graphs must be rebuilt.
+type Refresher interface {
+	Refresh()
+}
+
 // Config of a training run.
 type Config struct {
 	Steps        int     // optimizer steps in all
@@ -256,6 +266,12 @@ func Train(t Trainable, cfg Config) (*History, error) {
 		return []*Node{t.LossGraph(scope.In("%s", t.Kind()), inputs)}
 	}
 	tr := train.NewTrainer(t.Backend(), store, modelFn, lossFn, opt, nil, nil)
+	refresh := func() {
+		if r, ok := t.(Refresher); ok {
+			r.Refresh()
+		}
+	}
+	defer refresh()
 
 	save := func(step int) error {
 		if cfg.Dir == "" {
@@ -311,6 +327,7 @@ func Train(t Trainable, cfg Config) (*History, error) {
 		if cfg.Eval == nil {
 			return nil
 		}
+		refresh()
 		r, err := cfg.Eval(step)
 		if err != nil {
 			return fmt.Errorf("trainer: evaluation at step %d: %w", step, err)

@@ -1,6 +1,7 @@
 package trainer_test
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/bc"
 	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
 )
@@ -305,5 +307,57 @@ func TestEMA(t *testing.T) {
 	bad.EMA = &trainer.EMA{Power: 0.75, InvGamma: 1, MaxDecay: 1}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "MaxDecay") {
 		t.Fatalf("MaxDecay 1 accepted: %v", err)
+	}
+}
+
+// TestExecAfterTraining: an evaluation during training acts with the
+// weights of that step. A policy's compiled graph that ran at the first
+// evaluation would otherwise go on computing with that step's weights
+// (GoMLX v0.28.16 model.Exec on the pure-Go backend), so the trainer
+// calls Refresh before each evaluation and when it returns. Checked
+// against a fresh policy loaded from the checkpoint of the same step.
+func TestExecAfterTraining(t *testing.T) {
+	dir := t.TempDir()
+	p := newPolicy(t)
+	probe := [][]float32{dataset(t).Episodes[0].States[0]}
+	var during [][]float32
+	cfg := smallConfig(dir)
+	cfg.EvalEvery = 10
+	cfg.Eval = func(step int) (*eval.Result, error) {
+		out, err := p.PredictBatch(probe)
+		if err != nil {
+			return nil, err
+		}
+		during = append(during, out[0][0])
+		return &eval.Result{}, nil
+	}
+	if _, err := trainer.Train(p, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 3 {
+		t.Fatalf("%d evaluations, want 3", len(during))
+	}
+	b, _ := backend.New()
+	for i, step := range []int{10, 20, 30} {
+		q, err := bc.Load(b, filepath.Join(dir, fmt.Sprintf("ckpt-%09d", step)), nil)
+		if err != nil {
+			if step == 10 { // not kept (KeepCheckpoints 3 of every 5 steps)
+				continue
+			}
+			t.Fatal(err)
+		}
+		want, err := q.PredictBatch(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := range want[0][0] {
+			if math.Abs(float64(want[0][0][d]-during[i][d])) > 1e-5 {
+				t.Fatalf("step %d: the evaluation predicted %v, the step's checkpoint predicts %v", step, during[i], want[0][0])
+			}
+		}
+	}
+	after, _ := p.PredictBatch(probe)
+	if fmt.Sprint(after[0][0]) != fmt.Sprint(during[2]) {
+		t.Errorf("after training the policy predicts %v, at the last step it predicted %v", after[0][0], during[2])
 	}
 }

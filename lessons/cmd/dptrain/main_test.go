@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestVisionSmoke trains a tiny image-based policy (ResNet width 4 on
+// 32×32 images, average pool, U-Net 16/32) for a few steps on 3 demos and
+// scores it on 2 episodes.
+func TestVisionSmoke(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	var buf bytes.Buffer
+	args := []string{"-vision", "cpu", "-width", "4", "-size", "32", "-pool", "avg", "-shift", "2", "-down", "16,32",
+		"-demos", "3", "-steps", "3", "-batch", "8", "-eval-every", "3", "-episodes", "2", "-json", out}
+	if err := run(args, &buf); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Vision *struct {
+			ImageSize int `json:"image_size"`
+		} `json:"vision"`
+	}
+	if err := json.Unmarshal(r.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r.Vision != "cpu" || r.Obs != "state" || cfg.Vision == nil || cfg.Vision.ImageSize != 32 || len(r.EvalScore) != 1 ||
+		!strings.Contains(buf.String(), "dp (vision cpu)") {
+		t.Fatalf("result %+v, config %s, output:\n%s", r, r.Config, buf.String())
+	}
+}
+
+func TestVisionBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-vision", "cpu", "-obs", "keypoints"}, "-obs state"},
+		{[]string{"-vision", "tpu"}, "tpu"},
+		{[]string{"-vision", "cpu", "-policy", "bc"}, "-policy dp"},
+		{[]string{"-width", "4"}, "-vision"},
+		{[]string{"-vision", "cpu", "-size", "32"}, "spatial softmax"},
+	} {
+		var buf bytes.Buffer
+		if err := run(tc.args, &buf); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestStateSmoke runs the state-based diffusion policy and the BC contrast
+// at toy sizes through the whole command: demos, training with periodic
+// evaluation, the paper's score summary and the JSON result.
+func TestStateSmoke(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"dp", []string{"-down", "16,32", "-demos", "4", "-steps", "6", "-batch", "8", "-eval-every", "3", "-episodes", "2", "-last", "2"}},
+		{"bc", []string{"-policy", "bc", "-demos", "4", "-steps", "20", "-eval-every", "10", "-episodes", "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.json")
+			var buf bytes.Buffer
+			if err := run(append(tc.args, "-json", out), &buf); err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Result
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Policy != tc.name || len(r.EvalScore) != 2 || r.MaxScore < r.MeanLast || r.MaxScore <= 0 ||
+				!strings.Contains(buf.String(), "| ours: "+tc.name+" |") || !strings.Contains(buf.String(), "paper: DP-CNN") {
+				t.Fatalf("result %+v, output:\n%s", r, buf.String())
+			}
+		})
+	}
+}
+
+func TestStateBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", "huge"}, "huge"},
+		{[]string{"-policy", "lstm"}, "lstm"},
+		{[]string{"-obs", "pixels"}, "pixels"},
+		{[]string{"-down", "64,x"}, "64,x"},
+		{[]string{"-network", "rnn"}, "rnn"},
+	} {
+		var buf bytes.Buffer
+		if err := run(tc.args, &buf); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestScoreCheckpoints scores the checkpoints a run left, fresh from disk.
+func TestScoreCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := run([]string{"-down", "16,32", "-demos", "4", "-steps", "4", "-batch", "8", "-episodes", "2", "-ckpt", dir}, &buf); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	buf.Reset()
+	if err := run([]string{"-score", dir, "-episodes", "2", "-last", "2"}, &buf); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if !strings.Contains(buf.String(), "ckpt-000000004: pusht: 2 episodes") || !strings.Contains(buf.String(), "checkpoints: max") {
+		t.Fatalf("output:\n%s", buf.String())
+	}
+	if err := run([]string{"-score", t.TempDir()}, &buf); err == nil || !strings.Contains(err.Error(), "no ckpt-*") {
+		t.Errorf("scoring an empty directory: %v", err)
+	}
+}

@@ -1,0 +1,37 @@
+package dp
+
+import (
+	"image"
+
+	"github.com/gomlx/compute"
+
+	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/trainer"
+)
+
+// Train makes a diffusion policy of cfg (a vision one, with cfg.Vision
+// set, renders its images with images; nil for state policies), fits it on ds (5% of the
+// episodes held out for validation, split by tc.Seed) and trains it with
+// the one training loop. tc.EMA defaults to Diffusion Policy's EMA, which
+// acting then uses. The policy is returned with the history even when
+// training stops with an error after some steps (a NaN loss, say).
+func Train(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error), ds *data.Dataset, tc trainer.Config) (*Policy, *trainer.History, error) {
+	var p *Policy
+	var err error
+	if cfg.Vision != nil {
+		p, err = NewVision(b, cfg, images)
+	} else {
+		p, err = New(b, cfg)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.Fit(ds, 0.05, tc.Seed); err != nil {
+		return nil, nil, err
+	}
+	if tc.EMA == nil {
+		tc.EMA = trainer.DefaultEMA()
+	}
+	h, err := trainer.Train(p, tc)
+	return p, h, err
+}
