@@ -255,6 +255,13 @@ func CUDADataDir(config string) (string, bool) {
 	return "", false
 }
 
+// Chosen is the choice New made (the zero Choice before New succeeds).
+func Chosen() Choice {
+	mu.Lock()
+	defer mu.Unlock()
+	return choice
+}
+
 // MustNew is New for notebooks: it panics with New's error.
 func MustNew() compute.Backend {
 	b, err := New()

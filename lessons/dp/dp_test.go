@@ -116,14 +116,7 @@ func TestCheckpointShapeMismatch(t *testing.T) {
 		t.Fatalf("loading the checkpoint as saved: %v", err)
 	}
 	meta := filepath.Join(ck, "policy.json")
-	buf, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(buf, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, buf := readPolicyJSON(t, meta)
 	cfg, ok := doc["config"].(map[string]any)
 	if !ok || cfg["hidden"] != 128.0 {
 		t.Fatalf("policy.json has no config.hidden 128 to edit:\n%s", buf)
@@ -230,4 +223,19 @@ func TestBatchMatchesActors(t *testing.T) {
 	if _, err := p.NewBatch(2).PredictChunks([]int{5}, obs[:1]); err == nil {
 		t.Error("episode 5 of a batch of 2 accepted")
 	}
+}
+
+// readPolicyJSON reads a checkpoint's policy.json as a generic document
+// (for tests that edit it), and its bytes.
+func readPolicyJSON(t *testing.T, path string) (map[string]any, []byte) {
+	t.Helper()
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc, buf
 }

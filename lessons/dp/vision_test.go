@@ -222,14 +222,7 @@ func TestVisionCheckpoint(t *testing.T) {
 	// The shape check covers the image encoder: a config claiming a wider
 	// ResNet than its weights is an error naming an encoder weight.
 	meta := filepath.Join(latest, "policy.json")
-	buf, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(buf, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, buf := readPolicyJSON(t, meta)
 	rn, ok := doc["config"].(map[string]any)["vision"].(map[string]any)["resnet"].(map[string]any)
 	if !ok || rn["Width"] != 4.0 {
 		t.Fatalf("policy.json has no config.vision.resnet.Width 4 to edit:\n%s", buf)

@@ -82,15 +82,11 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 
-	choice, err := backend.Resolve(os.LookupEnv)
-	if err != nil {
-		return err
-	}
 	b, err := backend.New()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backend: %s (%s)\n", choice.Config, choice.Reason)
+	fmt.Fprintln(stdout, backend.Describe())
 
 	var armTask arm.Task
 	switch *task {
@@ -161,7 +157,7 @@ func run(args []string, stdout io.Writer) error {
 		tc.LearningRate = *lr
 	}
 	tc.WarmupSteps = min(tc.WarmupSteps, *steps/10)
-	res := Result{Backend: choice.Config, Demos: *demos, ActionNoise: *noise, Steps: *steps, BatchSize: bs, Episodes: *evalN}
+	res := Result{Backend: backend.Chosen().Config, Demos: *demos, ActionNoise: *noise, Steps: *steps, BatchSize: bs, Episodes: *evalN}
 	var p *bc.Policy
 	if cfg.Vision != nil {
 		p, err = bc.NewVision(b, cfg, images)

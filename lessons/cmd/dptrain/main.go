@@ -211,15 +211,11 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 
-	choice, err := backend.Resolve(os.LookupEnv)
-	if err != nil {
-		return err
-	}
 	b, err := backend.New()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backend: %s (%s)\n", choice.Config, choice.Reason)
+	fmt.Fprintln(stdout, backend.Describe())
 	if *scoreDir != "" {
 		return scoreCheckpoints(b, *scoreDir, *evalN, *last, stdout)
 	}
@@ -239,7 +235,7 @@ func run(args []string, stdout io.Writer) error {
 	tc.LearningRate, tc.WeightDecay = *lr, *wd
 	tc.WarmupSteps = min(500, *steps/10)
 	tc.EvalEvery = *evalEach
-	res := Result{Backend: choice.Config, Policy: *policy, Obs: *obsKind, Demos: *demos, Steps: *steps, BatchSize: *batch,
+	res := Result{Backend: backend.Chosen().Config, Policy: *policy, Obs: *obsKind, Demos: *demos, Steps: *steps, BatchSize: *batch,
 		LearningRate: *lr, Episodes: *evalN, Last: *last}
 	if cfg.Vision != nil {
 		res.Vision = *vision

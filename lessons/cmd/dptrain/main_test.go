@@ -20,14 +20,7 @@ func TestVisionSmoke(t *testing.T) {
 	if err := run(args, &buf); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := readResult(t, out)
 	var cfg struct {
 		Vision *struct {
 			ImageSize int `json:"image_size"`
@@ -77,14 +70,7 @@ func TestStateSmoke(t *testing.T) {
 			if err := run(append(tc.args, "-json", out), &buf); err != nil {
 				t.Fatalf("%v\n%s", err, buf.String())
 			}
-			b, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r Result
-			if err := json.Unmarshal(b, &r); err != nil {
-				t.Fatal(err)
-			}
+			r := readResult(t, out)
 			if r.Policy != tc.name || len(r.EvalScore) != 2 || r.MaxScore < r.MeanLast || r.MaxScore <= 0 ||
 				!strings.Contains(buf.String(), "| ours: "+tc.name+" |") || !strings.Contains(buf.String(), "paper: DP-CNN") {
 				t.Fatalf("result %+v, output:\n%s", r, buf.String())
@@ -128,4 +114,18 @@ func TestScoreCheckpoints(t *testing.T) {
 	if err := run([]string{"-score", t.TempDir()}, &buf); err == nil || !strings.Contains(err.Error(), "no ckpt-*") {
 		t.Errorf("scoring an empty directory: %v", err)
 	}
+}
+
+// readResult reads the -json output.
+func readResult(t *testing.T, path string) Result {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
