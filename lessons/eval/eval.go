@@ -6,6 +6,11 @@
 // Results are deterministic for a seed: episode i always starts from
 // Seeds(cfg)[i], and results come back in episode order whatever the
 // number of workers.
+//
+// RunBatched is the same protocol for policies that act for many episodes
+// in one call (a diffusion policy denoising a batch): the episodes run in
+// lockstep instead of one per worker, and the result is the same Result,
+// episode for episode (TestRunBatchedMatchesRun).
 package eval
 
 import (
