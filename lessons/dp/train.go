@@ -9,13 +9,10 @@ import (
 	"github.com/policylab/policylab/lessons/trainer"
 )
 
-// Train makes a diffusion policy of cfg (a vision one, with cfg.Vision
-// set, renders its images with images; nil for state policies), fits it on ds (5% of the
-// episodes held out for validation, split by tc.Seed) and trains it with
-// the one training loop. tc.EMA defaults to Diffusion Policy's EMA, which
-// acting then uses. The policy is returned with the history even when
-// training stops with an error after some steps (a NaN loss, say).
-func Train(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error), ds *data.Dataset, tc trainer.Config) (*Policy, *trainer.History, error) {
+// Prepare makes a diffusion policy of cfg (a vision one, with cfg.Vision
+// set, renders its images with images; nil for state policies) and fits
+// it on ds, 5% of the episodes held out for validation, split by seed.
+func Prepare(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error), ds *data.Dataset, seed int64) (*Policy, error) {
 	var p *Policy
 	var err error
 	if cfg.Vision != nil {
@@ -24,9 +21,21 @@ func Train(b compute.Backend, cfg Config, images func(state []float32) (*image.R
 		p, err = New(b, cfg)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := p.Fit(ds, 0.05, tc.Seed); err != nil {
+	if err := p.Fit(ds, 0.05, seed); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Train prepares a policy as Prepare (split by tc.Seed) and trains it
+// with the one training loop. tc.EMA defaults to Diffusion Policy's EMA,
+// which acting then uses. The policy is returned with the history even
+// when training stops with an error after some steps (a NaN loss, say).
+func Train(b compute.Backend, cfg Config, images func(state []float32) (*image.RGBA, error), ds *data.Dataset, tc trainer.Config) (*Policy, *trainer.History, error) {
+	p, err := Prepare(b, cfg, images, ds, tc.Seed)
+	if err != nil {
 		return nil, nil, err
 	}
 	if tc.EMA == nil {

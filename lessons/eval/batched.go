@@ -3,7 +3,6 @@ package eval
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -138,10 +137,7 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 				ep.Err, done[i] = fmt.Errorf("step %d: %w", ep.Length, err), true
 				return
 			}
-			ep.Length++
-			ep.Return += st.Reward
-			ep.MaxScore = math.Max(ep.MaxScore, st.Score)
-			ep.Success = ep.Success || st.Success
+			ep.add(st)
 			if i < cfg.Record {
 				ep.Frames = append(ep.Frames, envs[i].Render(cfg.RecordSize))
 			}

@@ -333,10 +333,7 @@ func runEpisode(env sim.Env, pol Policy, seed int64, cfg Config, record bool) (e
 			return ep
 		}
 		st := env.Step(a)
-		ep.Length++
-		ep.Return += st.Reward
-		ep.MaxScore = math.Max(ep.MaxScore, st.Score)
-		ep.Success = ep.Success || st.Success
+		ep.add(st)
 		if record {
 			ep.Frames = append(ep.Frames, env.Render(cfg.RecordSize))
 		}
@@ -346,6 +343,14 @@ func runEpisode(env sim.Env, pol Policy, seed int64, cfg Config, record bool) (e
 		}
 	}
 	return ep
+}
+
+// add counts one control step's outcome into the episode.
+func (ep *Episode) add(st sim.Step) {
+	ep.Length++
+	ep.Return += st.Reward
+	ep.MaxScore = math.Max(ep.MaxScore, st.Score)
+	ep.Success = ep.Success || st.Success
 }
 
 var errTimeout = errors.New("episode timed out")

@@ -247,17 +247,12 @@ func run(args []string, stdout io.Writer) error {
 		getConfig func() any
 	)
 	if *policy == "dp" {
-		var p *dp.Policy
+		var images func(state []float32) (*image.RGBA, error)
 		if v := cfg.Vision; v != nil {
-			images := func(state []float32) (*image.RGBA, error) { return sim.PushTImage(state, v.ImageSize) }
-			p, err = dp.NewVision(b, cfg, images)
-		} else {
-			p, err = dp.New(b, cfg)
+			images = func(state []float32) (*image.RGBA, error) { return sim.PushTImage(state, v.ImageSize) }
 		}
+		p, err := dp.Prepare(b, cfg, images, ds, *seed)
 		if err != nil {
-			return err
-		}
-		if err := p.Fit(ds, 0.05, *seed); err != nil {
 			return err
 		}
 		tc.EMA = trainer.DefaultEMA()
