@@ -19,7 +19,7 @@ PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
-.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht clean clean-notebooks check-notebooks
+.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht deploy-demo clean clean-notebooks check-notebooks
 
 help:
 	@echo "make lab      set up (if needed) and open the course in Jupyter"
@@ -28,6 +28,7 @@ help:
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
 	@echo "make dp-pusht train and score Diffusion Policy on Push-T (about 35 minutes)"
+	@echo "make deploy-demo  BC policy node vs the simulated robot over ROS 2 / DDS (ROS_DOMAIN_ID)"
 	@echo "make clean-notebooks  strip outputs from notebooks before committing"
 
 setup:
@@ -66,6 +67,8 @@ course: setup
 # peer (../shared/peer) measured in the same run. Median and spread over
 # BENCH_COUNT runs, in out/bench.json.
 BENCH_COUNT ?= 5
+# The ROS 2 deployment loop runs once, for this many seconds.
+DEPLOY_SECONDS ?= 60
 PEER_THREADS ?= 2
 PEER ?= ../shared/peer/chapter_pytorch_peer.py
 bench:
@@ -83,7 +86,8 @@ bench:
 		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSample/' && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
-			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' ; \
+			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' && \
+		POLICYLAB_DEPLOY_SECONDS=$(DEPLOY_SECONDS) go test -run '^$$' -bench 'DeployLoop' -benchtime 1x -count 1 -timeout 10m ./lessons/deploy/ ; \
 	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json
 
 # Diffusion Policy on Push-T (state) with dp.CPUConfig(), as README reports
@@ -95,6 +99,16 @@ dp-pusht:
 	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -steps $(DP_STEPS) -eval-every $$(( $(DP_STEPS) / 5 )) \
 		-ckpt out/checkpoints/dp-pusht-cpu -json out/dp-pusht.json
 	go run ./lessons/cmd/dptrain -policy bc -steps 3000 -eval-every 600 -json out/bc-pusht.json
+
+# Section 4.2.5 from a terminal: the simulated arm as a ROS 2 robot (a
+# separate process) and the BC policy node, over DDS on ROS_DOMAIN_ID
+# (default 0). Trains the BC policy first if out/checkpoints/bc-arm-deploy
+# holds none (about 15 s).
+DEPLOY_EPISODES ?= 10
+deploy-demo:
+	@mkdir -p out/bin
+	go build -o out/bin/policylab-deploy ./lessons/cmd/deploy
+	out/bin/policylab-deploy demo -ckpt out/checkpoints/bc-arm-deploy -train -episodes $(DEPLOY_EPISODES) -json out/deploy-demo.json
 
 clean-notebooks:
 	@$(PY) kernel/runnb.py --strip $(NOTEBOOKS)

@@ -7,8 +7,11 @@
 # a re-run takes seconds.
 #
 # What it installs:
-#   1. Debian packages: jupyter-notebook jupyter-nbconvert python3-nbclient
-#      (and, with --test, chromium for the browser chart test).
+#   1. Debian packages: jupyter-notebook jupyter-nbconvert python3-nbclient;
+#      for the ROS 2 bridge (cgo), Eclipse Cyclone DDS 0.10 (cyclonedds-dev),
+#      SQLite (libsqlite3-dev, to read rosbag2 recordings) and g++; and,
+#      with --test, chromium for the browser chart test and Fast DDS
+#      (libfastrtps-dev) for the interop test's peer.
 #   2. The Go toolchain named by the `toolchain` line of go.mod (downloaded
 #      through the Go module proxy; the machine's own go may be older).
 #   3. GoNB, gopls and goimports at the versions pinned by the `tool` lines of
@@ -49,10 +52,10 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 missing=()
 
 # --- 1. Debian packages -----------------------------------------------------
-APT_PKGS=(jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-client)
+APT_PKGS=(jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-client cyclonedds-dev libsqlite3-dev g++)
 # npm may come from Debian or from a nodejs package that bundles it.
 command -v npm >/dev/null || APT_PKGS+=(npm)
-if [[ $WITH_TEST == 1 ]]; then APT_PKGS+=(chromium); fi
+if [[ $WITH_TEST == 1 ]]; then APT_PKGS+=(chromium libfastrtps-dev); fi
 if [[ $WITH_BENCH == 1 ]]; then APT_PKGS+=(python3-torch libopenblas0-pthread); fi
 need_apt=()
 for p in "${APT_PKGS[@]}"; do

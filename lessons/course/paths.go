@@ -6,6 +6,16 @@ import (
 	"path/filepath"
 )
 
+// Root returns the course repository's root folder, found as OutDir
+// finds it.
+func Root() (string, error) {
+	out, err := OutDir(".")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(out), nil
+}
+
 // OutDir returns (and creates) the folder out/<name> at the root of the
 // course repository, where notebooks keep datasets, checkpoints and
 // frames. The root is found from the notebook's folder ($GONB_DIR) or the

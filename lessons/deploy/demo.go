@@ -1,0 +1,181 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/policylab/policylab/lessons/arm"
+	"github.com/policylab/policylab/lessons/eval"
+	"github.com/policylab/policylab/lessons/ros2"
+)
+
+// RobotArgs are the command-line flags of `deploy robot` for cfg (the
+// fields a demo changes; the rest keep their defaults).
+func RobotArgs(cfg RobotConfig) []string {
+	task := "reach"
+	if cfg.Arm.Task == arm.ReachColor {
+		task = "reach-color"
+	}
+	return []string{"robot", "-domain", strconv.Itoa(cfg.Domain), "-episodes", strconv.Itoa(cfg.Episodes),
+		"-seed", strconv.FormatInt(cfg.Seed, 10), "-task", task, "-duration", cfg.Duration.String(), "-json", "-"}
+}
+
+// BuildCLI compiles the deploy command (lessons/cmd/deploy) of the course
+// repository at root into out/bin and returns its path. The robot runs
+// from it as a separate process, as a real robot's driver would.
+func BuildCLI(ctx context.Context, root string) (string, error) {
+	bin := filepath.Join(root, "out", "bin", "policylab-deploy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./lessons/cmd/deploy")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("deploy: building lessons/cmd/deploy in %s: %v\n%s", root, err, out)
+	}
+	return bin, nil
+}
+
+// Demo runs the simulated robot as a child process (bin robot ...) and
+// the policy node in this process, on the same domain, until the robot
+// has served its episodes. Both talk only through DDS on loopback. The
+// robot's log lines go to log.
+func Demo(ctx context.Context, bin string, robot RobotConfig, node NodeConfig, policy eval.Policy, log io.Writer) (*RobotReport, *NodeReport, error) {
+	if err := robot.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if robot.Domain != node.Domain {
+		return nil, nil, fmt.Errorf("deploy: robot on domain %d, policy node on %d", robot.Domain, node.Domain)
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	pn, err := NewPolicyNode(node, policy, ArmObs, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := WarmUp(policy, node.Images); err != nil {
+		return nil, nil, err
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	cmd := exec.CommandContext(rctx, bin, RobotArgs(robot)...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = log
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("deploy: starting the robot %s: %w", bin, err)
+	}
+	robotDone := make(chan error, 1)
+	go func() { robotDone <- cmd.Wait() }()
+
+	nctx, ncancel := context.WithCancel(ctx)
+	defer ncancel()
+	type nodeResult struct {
+		rep *NodeReport
+		err error
+	}
+	nodeDone := make(chan nodeResult, 1)
+	go func() {
+		r, err := pn.Run(nctx)
+		nodeDone <- nodeResult{r, err}
+	}()
+
+	var rerr error
+	select {
+	case rerr = <-robotDone:
+	case nr := <-nodeDone: // the node failed before the robot finished
+		rcancel()
+		<-robotDone
+		if nr.err == nil {
+			nr.err = errors.New("deploy: the policy node stopped before the robot")
+		}
+		return nil, nr.rep, nr.err
+	}
+	ncancel()
+	nr := <-nodeDone
+	if rerr != nil {
+		return nil, nr.rep, fmt.Errorf("deploy: robot process: %v", rerr)
+	}
+	var rep RobotReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		return nil, nr.rep, fmt.Errorf("deploy: robot report: %v (%q)", err, stdout.String())
+	}
+	return &rep, nr.rep, nr.err
+}
+
+// RandomDomain picks a domain in 61..100 from the process id and clock,
+// so that demos and tests running side by side do not share traffic
+// (package ros2's tests use 1..60).
+func RandomDomain() int {
+	return 61 + int((time.Now().UnixNano()/1000+int64(os.Getpid())*7919)%40)
+}
+
+// ParseTask reads "reach" or "reach-color".
+func ParseTask(s string) (arm.Task, error) {
+	switch s {
+	case "reach":
+		return arm.Reach, nil
+	case "reach-color":
+		return arm.ReachColor, nil
+	}
+	return 0, fmt.Errorf("deploy: task %q: want reach or reach-color", s)
+}
+
+// RobotMain is `deploy robot`: it parses the flags of RobotArgs, serves
+// the episodes and writes the report (JSON with -json, else a summary).
+func RobotMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy robot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := DefaultRobotConfig()
+	env, envErr := ros2.DomainFromEnv()
+	fs.IntVar(&cfg.Domain, "domain", env, "ROS 2 domain (default: ROS_DOMAIN_ID or 0)")
+	fs.IntVar(&cfg.Episodes, "episodes", cfg.Episodes, "episodes to serve")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "reset seed of the first episode (episode i: seed+i)")
+	task := fs.String("task", "reach", "reach or reach-color")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "start no new episode after this long (0: serve all -episodes)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	domainSet := false
+	fs.Visit(func(f *flag.Flag) { domainSet = domainSet || f.Name == "domain" })
+	if envErr != nil && !domainSet {
+		return envErr
+	}
+	t, err := ParseTask(*task)
+	if err != nil {
+		return err
+	}
+	cfg.Arm = arm.DefaultConfig(t)
+	log := stdout
+	if *jsonOut == "-" {
+		log = stderr
+	}
+	rep, err := RunRobot(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if *jsonOut == "" {
+		fmt.Fprint(stdout, rep.Summary())
+		return nil
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if *jsonOut == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(*jsonOut, b, 0o644)
+}
