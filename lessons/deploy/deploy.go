@@ -21,7 +21,9 @@ package deploy
 
 import (
 	"fmt"
+	"io"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -77,3 +79,23 @@ func Percentile(d []time.Duration, p float64) time.Duration {
 	return s[k]
 }
 
+// lockedWriter serializes writes: the robot's and the node's logs are
+// written from their loops and from subscription goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// logTo returns w made safe for concurrent writes (io.Discard for nil).
+func logTo(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return &lockedWriter{w: w}
+}

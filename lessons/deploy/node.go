@@ -213,10 +213,7 @@ func NewPolicyNode(cfg NodeConfig, policy eval.Policy, build ObsBuilder, log io.
 	if policy == nil || build == nil {
 		return nil, fmt.Errorf("deploy: NewPolicyNode needs a policy and an observation builder")
 	}
-	if log == nil {
-		log = io.Discard
-	}
-	return &PolicyNode{cfg: cfg, policy: policy, build: build, log: log}, nil
+	return &PolicyNode{cfg: cfg, policy: policy, build: build, log: logTo(log)}, nil
 }
 
 // Run joins the domain, subscribes, and runs the control loop until ctx

@@ -148,9 +148,7 @@ func RunRobot(ctx context.Context, cfg RobotConfig, log io.Writer) (*RobotReport
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = io.Discard
-	}
+	log = logTo(log)
 	env, err := arm.New(cfg.physicsConfig())
 	if err != nil {
 		return nil, err

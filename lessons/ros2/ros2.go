@@ -463,17 +463,24 @@ func SubscribeRaw(n *Node, topic, rosType string, qos QoS, fn func([]byte, Info)
 	rc := C.dds_create_readcondition(r, C.DDS_ANY_STATE)
 	s.ws = C.dds_create_waitset(n.pp)
 	s.guard = C.dds_create_guardcondition(n.pp)
+	fail := func(what string, code C.dds_return_t) (*Subscription, error) {
+		for _, e := range []C.dds_entity_t{s.guard, s.ws, r} { // r takes its read condition along
+			if e > 0 {
+				C.dds_delete(e)
+			}
+		}
+		return nil, ddsErr(what+" for "+topic, code)
+	}
 	for _, e := range []C.dds_entity_t{rc, s.ws, s.guard} {
 		if e < 0 {
-			C.dds_delete(r)
-			return nil, ddsErr("waitset for "+topic, C.dds_return_t(e))
+			return fail("waitset", C.dds_return_t(e))
 		}
 	}
 	if a := C.dds_waitset_attach(s.ws, rc, 0); a < 0 {
-		return nil, ddsErr("waitset for "+topic, a)
+		return fail("attaching the read condition", a)
 	}
 	if a := C.dds_waitset_attach(s.ws, s.guard, 1); a < 0 {
-		return nil, ddsErr("waitset for "+topic, a)
+		return fail("attaching the guard condition", a)
 	}
 	n.subs = append(n.subs, s)
 	n.wg.Add(1)
