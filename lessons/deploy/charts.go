@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/policylab/policylab/lessons/plot"
 )
@@ -68,4 +69,4 @@ func Table(robot *RobotReport, node *NodeReport) string {
 	return b.String()
 }
 
-func ms(d interface{ Nanoseconds() int64 }) float64 { return float64(d.Nanoseconds()) / 1e6 }
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -136,8 +136,7 @@ func RobotMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("deploy robot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := DefaultRobotConfig()
-	env, envErr := ros2.DomainFromEnv()
-	fs.IntVar(&cfg.Domain, "domain", env, "ROS 2 domain (default: ROS_DOMAIN_ID or 0)")
+	domain := DomainFlag(fs)
 	fs.IntVar(&cfg.Episodes, "episodes", cfg.Episodes, "episodes to serve")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "reset seed of the first episode (episode i: seed+i)")
 	task := fs.String("task", "reach", "reach or reach-color")
@@ -146,10 +145,9 @@ func RobotMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	domainSet := false
-	fs.Visit(func(f *flag.Flag) { domainSet = domainSet || f.Name == "domain" })
-	if envErr != nil && !domainSet {
-		return envErr
+	var err error
+	if cfg.Domain, err = domain(); err != nil {
+		return err
 	}
 	t, err := ParseTask(*task)
 	if err != nil {
@@ -168,14 +166,32 @@ func RobotMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprint(stdout, rep.Summary())
 		return nil
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+	return WriteJSON(*jsonOut, stdout, rep)
+}
+
+// DomainFlag adds -domain to fs. After Parse, the returned function gives
+// the flag's value when set, else ROS_DOMAIN_ID (0 when unset); a
+// malformed ROS_DOMAIN_ID is an error only when -domain is not given.
+func DomainFlag(fs *flag.FlagSet) func() (int, error) {
+	d := fs.Int("domain", -1, "ROS 2 domain (default: ROS_DOMAIN_ID, else 0)")
+	return func() (int, error) {
+		if *d >= 0 {
+			return *d, nil
+		}
+		return ros2.DomainFromEnv()
+	}
+}
+
+// WriteJSON writes v, indented, to path ("-": to stdout).
+func WriteJSON(path string, stdout io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
-	if *jsonOut == "-" {
+	if path == "-" {
 		_, err = stdout.Write(b)
 		return err
 	}
-	return os.WriteFile(*jsonOut, b, 0o644)
+	return os.WriteFile(path, b, 0o644)
 }

@@ -278,6 +278,33 @@ func (n *Node) topic(name, rosType string) (C.dds_entity_t, string, error) {
 	return tp, dname, nil
 }
 
+// live runs f while the node is open (holding it open meanwhile), or
+// returns ErrClosed.
+func (n *Node) live(f func() error) error {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closed {
+		return ErrClosed
+	}
+	return f()
+}
+
+// endpoint creates a writer or a reader (create) on topic with the QoS
+// profile; the caller holds n.mu and has checked that n is open.
+func (n *Node) endpoint(topic, rosType, what string, qos QoS, create func(tp C.dds_entity_t, q *C.dds_qos_t) C.dds_entity_t) (C.dds_entity_t, error) {
+	tp, _, err := n.topic(topic, rosType)
+	if err != nil {
+		return 0, err
+	}
+	cq := qos.cqos()
+	defer C.dds_delete_qos(cq)
+	e := create(tp, cq)
+	if e < 0 {
+		return 0, ddsErr(fmt.Sprintf("node %q: %s on %s", n.name, what, topic), C.dds_return_t(e))
+	}
+	return e, nil
+}
+
 // RawPublisher writes serialized payloads on one topic.
 type RawPublisher struct {
 	node    *Node
@@ -294,20 +321,15 @@ func NewRawPublisher(n *Node, topic, rosType string, qos QoS) (*RawPublisher, er
 	if err := qos.Validate(); err != nil {
 		return nil, err
 	}
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	tp, _, err := n.topic(topic, rosType)
+	var w C.dds_entity_t
+	err := n.live(func() (err error) {
+		w, err = n.endpoint(topic, rosType, "writer", qos, func(tp C.dds_entity_t, q *C.dds_qos_t) C.dds_entity_t {
+			return C.dds_create_writer(n.pp, tp, q, nil)
+		})
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	cq := qos.cqos()
-	defer C.dds_delete_qos(cq)
-	w := C.dds_create_writer(n.pp, tp, cq, nil)
-	if w < 0 {
-		return nil, ddsErr(fmt.Sprintf("node %q: writer on %s", n.name, topic), C.dds_return_t(w))
 	}
 	return &RawPublisher{node: n, topic: topic, rosType: rosType, qos: qos, w: w}, nil
 }
@@ -321,29 +343,24 @@ func (p *RawPublisher) PublishRaw(b []byte) error {
 	if len(b) < 4 {
 		return fmt.Errorf("ros2: %s: payload of %d bytes has no encapsulation header", p.topic, len(b))
 	}
-	p.node.mu.RLock()
-	defer p.node.mu.RUnlock()
-	if p.node.closed {
-		return ErrClosed
-	}
-	if rc := C.plraw_write(p.w, (*C.uchar)(unsafe.Pointer(&b[0])), C.uint32_t(len(b))); rc < 0 {
-		return ddsErr("publishing on "+p.topic, rc)
-	}
-	return nil
+	return p.node.live(func() error {
+		if rc := C.plraw_write(p.w, (*C.uchar)(unsafe.Pointer(&b[0])), C.uint32_t(len(b))); rc < 0 {
+			return ddsErr("publishing on "+p.topic, rc)
+		}
+		return nil
+	})
 }
 
 // Matched is the number of readers the publisher is matched with now.
 func (p *RawPublisher) Matched() (int, error) {
-	p.node.mu.RLock()
-	defer p.node.mu.RUnlock()
-	if p.node.closed {
-		return 0, ErrClosed
-	}
 	var st C.dds_publication_matched_status_t
-	if rc := C.dds_get_publication_matched_status(p.w, &st); rc < 0 {
-		return 0, ddsErr("matched status of "+p.topic, rc)
-	}
-	return int(st.current_count), nil
+	err := p.node.live(func() error {
+		if rc := C.dds_get_publication_matched_status(p.w, &st); rc < 0 {
+			return ddsErr("matched status of "+p.topic, rc)
+		}
+		return nil
+	})
+	return int(st.current_count), err
 }
 
 // WaitMatched waits until the publisher is matched with at least n
@@ -449,15 +466,11 @@ func SubscribeRaw(n *Node, topic, rosType string, qos QoS, fn func([]byte, Info)
 	if n.closed {
 		return nil, ErrClosed
 	}
-	tp, _, err := n.topic(topic, rosType)
+	r, err := n.endpoint(topic, rosType, "reader", qos, func(tp C.dds_entity_t, q *C.dds_qos_t) C.dds_entity_t {
+		return C.dds_create_reader(n.pp, tp, q, nil)
+	})
 	if err != nil {
 		return nil, err
-	}
-	cq := qos.cqos()
-	defer C.dds_delete_qos(cq)
-	r := C.dds_create_reader(n.pp, tp, cq, nil)
-	if r < 0 {
-		return nil, ddsErr(fmt.Sprintf("node %q: reader on %s", n.name, topic), C.dds_return_t(r))
 	}
 	s := &Subscription{node: n, topic: topic, qos: qos, r: r}
 	rc := C.dds_create_readcondition(r, C.DDS_ANY_STATE)
@@ -500,16 +513,14 @@ func (s *Subscription) Errors() int64 { return s.errors.Load() }
 
 // Matched is the number of writers the subscription is matched with now.
 func (s *Subscription) Matched() (int, error) {
-	s.node.mu.RLock()
-	defer s.node.mu.RUnlock()
-	if s.node.closed {
-		return 0, ErrClosed
-	}
 	var st C.dds_subscription_matched_status_t
-	if rc := C.dds_get_subscription_matched_status(s.r, &st); rc < 0 {
-		return 0, ddsErr("matched status of "+s.topic, rc)
-	}
-	return int(st.current_count), nil
+	err := s.node.live(func() error {
+		if rc := C.dds_get_subscription_matched_status(s.r, &st); rc < 0 {
+			return ddsErr("matched status of "+s.topic, rc)
+		}
+		return nil
+	})
+	return int(st.current_count), err
 }
 
 // WaitMatched waits until the subscription is matched with at least n

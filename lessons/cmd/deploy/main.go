@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +28,6 @@ import (
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/deploy"
 	"github.com/policylab/policylab/lessons/eval"
-	"github.com/policylab/policylab/lessons/ros2"
 	"github.com/policylab/policylab/lessons/sim"
 )
 
@@ -52,46 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "robot":
-		return robot(ctx, args[1:], stdout, stderr)
+		return deploy.RobotMain(ctx, args[1:], stdout, stderr)
 	case "policy", "demo":
 		return policyOrDemo(ctx, args[0], args[1:], stdout, stderr)
 	}
 	return usage()
-}
-
-func domainFlag(fs *flag.FlagSet) *int {
-	d, err := ros2.DomainFromEnv()
-	if err != nil {
-		d = -1 // reported by check
-	}
-	return fs.Int("domain", d, "ROS 2 domain (default: ROS_DOMAIN_ID or 0)")
-}
-
-func checkDomain(d int) error {
-	if d < 0 {
-		_, err := ros2.DomainFromEnv()
-		return err
-	}
-	return nil
-}
-
-func parseTask(s string) (arm.Task, error) { return deploy.ParseTask(s) }
-
-func robot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deploy.RobotMain(ctx, args, stdout, stderr)
-}
-
-func writeJSON(path string, stdout io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if path == "-" {
-		_, err = stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
 }
 
 // loadPolicy returns the policy to deploy and what it is.
@@ -142,7 +105,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("deploy "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	domain := domainFlag(fs)
+	domainOf := deploy.DomainFlag(fs)
 	kind := fs.String("policy", "bc", "bc (a checkpoint, -ckpt) or expert (the scripted expert)")
 	dir := fs.String("ckpt", "", "BC checkpoint directory (lessons/cmd/bctrain -ckpt)")
 	train := fs.Bool("train", false, "with -ckpt: train the BC policy there first when it holds no checkpoint (deploy.ArmBC, about 15 s)")
@@ -156,10 +119,11 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := checkDomain(*domain); err != nil {
+	domain, err := domainOf()
+	if err != nil {
 		return err
 	}
-	t, err := parseTask(*task)
+	t, err := deploy.ParseTask(*task)
 	if err != nil {
 		return err
 	}
@@ -184,7 +148,7 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 		return err
 	}
 	ncfg := deploy.DefaultNodeConfig()
-	ncfg.Domain = *domain
+	ncfg.Domain = domain
 	fmt.Fprintf(stdout, "policy: %s\n", what)
 	if cmd == "policy" {
 		if *duration > 0 {
@@ -208,7 +172,7 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 	}
 
 	rcfg := deploy.DefaultRobotConfig()
-	rcfg.Domain, rcfg.Episodes, rcfg.Seed, rcfg.Arm = *domain, *episodes, *seed, arm.DefaultConfig(t)
+	rcfg.Domain, rcfg.Episodes, rcfg.Seed, rcfg.Arm = domain, *episodes, *seed, arm.DefaultConfig(t)
 	if *duration > 0 {
 		// Serve episodes until the duration has passed.
 		rcfg.Episodes, rcfg.Duration = 1000000, *duration
@@ -235,7 +199,7 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 		PeriodP50Ms: ms(s.PeriodP50), JitterP99Pct: 100 * s.JitterP99, WithinPct: s.WithinPct,
 		Periods: nrep.Periods, Misses: nrep.DeadlineMisses, Stale: nrep.Stale, Seconds: time.Since(t0).Seconds()}
 	if *jsonOut != "" {
-		return writeJSON(*jsonOut, stdout, rep)
+		return deploy.WriteJSON(*jsonOut, stdout, rep)
 	}
 	return nil
 }
