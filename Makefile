@@ -19,7 +19,7 @@ PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
-.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht deploy-demo clean clean-notebooks check-notebooks
+.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht chunking deploy-demo clean clean-notebooks check-notebooks
 
 help:
 	@echo "make lab      set up (if needed) and open the course in Jupyter"
@@ -28,6 +28,7 @@ help:
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
 	@echo "make dp-pusht train and score Diffusion Policy on Push-T (about 35 minutes)"
+	@echo "make chunking the action-chunking executors compared (4.2.6): chunked BC, then make dp-pusht's policy"
 	@echo "make deploy-demo  BC policy node vs the simulated robot over ROS 2 / DDS (ROS_DOMAIN_ID)"
 	@echo "make clean-notebooks  strip outputs from notebooks before committing"
 
@@ -99,6 +100,19 @@ dp-pusht:
 	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -steps $(DP_STEPS) -eval-every $$(( $(DP_STEPS) / 5 )) \
 		-ckpt out/checkpoints/dp-pusht-cpu -json out/dp-pusht.json
 	go run ./lessons/cmd/dptrain -policy bc -steps 3000 -eval-every 600 -json out/bc-pusht.json
+
+# Section 4.2.6 from a terminal: every chunk executor at 0 and 250 ms of
+# simulated inference latency on the same seeds, for the lesson's chunked
+# BC on Push-T and the arm (trained on first use, 20 s each), then for the
+# diffusion policy make dp-pusht trained (about 15 minutes for 20 episodes:
+# ensembling samples a chunk at every step).
+CHUNK_EPISODES ?= 50
+CHUNK_DP_EPISODES ?= 20
+chunking:
+	@mkdir -p out
+	go run ./lessons/cmd/chunking -policy bc -env pusht -episodes $(CHUNK_EPISODES) -json out/chunking-bc-pusht.json
+	go run ./lessons/cmd/chunking -policy bc -env arm-reach -episodes $(CHUNK_EPISODES) -json out/chunking-bc-arm.json
+	GOEXPERIMENT=simd go run ./lessons/cmd/chunking -policy dp -episodes $(CHUNK_DP_EPISODES) -json out/chunking-dp-pusht.json
 
 # Section 4.2.5 from a terminal: the simulated arm as a ROS 2 robot (a
 # separate process) and the BC policy node, over DDS on ROS_DOMAIN_ID

@@ -1,6 +1,7 @@
 package bc
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/plot"
@@ -169,4 +171,31 @@ func PushTPaths(pol eval.Policy, start [5]float64, seeds []int64, steps int) ([]
 		covs = append(covs, env.Raw().Coverage())
 	}
 	return paths, covs, nil
+}
+
+// LoadOrTrain loads the newest checkpoint in tc.Dir, or, when it holds
+// none, makes a state policy of cfg, fits it on the dataset demos makes
+// (10% of the episodes held out) and trains it there with tc. Errors
+// reading the directory are returned, not trained over.
+func LoadOrTrain(b compute.Backend, cfg Config, demos func() (*data.Dataset, error), tc trainer.Config) (*Policy, error) {
+	if latest, err := checkpoint.Latest(tc.Dir); err == nil {
+		return Load(b, latest, nil)
+	} else if !errors.Is(err, checkpoint.ErrNone) {
+		return nil, fmt.Errorf("bc: %w", err)
+	}
+	ds, err := demos()
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewMLP(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Fit(ds, 0.1, 1); err != nil {
+		return nil, err
+	}
+	if _, err := trainer.Train(p, tc); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

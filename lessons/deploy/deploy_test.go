@@ -101,18 +101,14 @@ func (s slowPolicy) Act(o sim.Obs) ([]float32, error) {
 	return s.Policy.Act(o)
 }
 
-// TestDeadlineMissesAreCounted runs the robot in this process (real DDS,
-// delivered locally) with a policy slower than the period.
-func TestDeadlineMissesAreCounted(t *testing.T) {
-	rcfg := DefaultRobotConfig()
-	rcfg.Domain, rcfg.Episodes = RandomDomain(), 1
-	rcfg.Arm.MaxSteps = 12 // 1.2 s
-	ncfg := DefaultNodeConfig()
-	ncfg.Domain = rcfg.Domain
+// runInProcess runs the robot and the policy node in this process (real
+// DDS, delivered locally) until the robot's episodes are over, and returns
+// the node's report.
+func runInProcess(t *testing.T, rcfg RobotConfig, ncfg NodeConfig, pol eval.Policy, log *syncBuffer) *NodeReport {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var log syncBuffer
-	node, err := NewPolicyNode(ncfg, slowPolicy{expert()}, ArmObs, &log)
+	node, err := NewPolicyNode(ncfg, pol, ArmObs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +121,25 @@ func TestDeadlineMissesAreCounted(t *testing.T) {
 		}
 		done <- r
 	}()
-	if _, err := RunRobot(ctx, rcfg, &log); err != nil {
+	if _, err := RunRobot(ctx, rcfg, log); err != nil {
+		ncancel()
+		<-done
 		t.Fatal(err)
 	}
 	ncancel()
-	rep := <-done
+	return <-done
+}
+
+// TestDeadlineMissesAreCounted runs the robot in this process (real DDS,
+// delivered locally) with a policy slower than the period.
+func TestDeadlineMissesAreCounted(t *testing.T) {
+	rcfg := DefaultRobotConfig()
+	rcfg.Domain, rcfg.Episodes = RandomDomain(), 1
+	rcfg.Arm.MaxSteps = 12 // 1.2 s
+	ncfg := DefaultNodeConfig()
+	ncfg.Domain = rcfg.Domain
+	var log syncBuffer
+	rep := runInProcess(t, rcfg, ncfg, slowPolicy{expert()}, &log)
 	if rep.DeadlineMisses < 3 {
 		t.Errorf("%d deadline misses with a 130 ms policy at 10 Hz; log:\n%s", rep.DeadlineMisses, log.String())
 	}

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/policylab/policylab/lessons/arm"
 	"github.com/policylab/policylab/lessons/bc"
-	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/sim"
@@ -26,31 +24,14 @@ const ArmBCSteps = 1500
 // measured 99–100% success for this recipe. Training progress goes to
 // progress (may be nil).
 func ArmBC(b compute.Backend, dir string, progress io.Writer) (*bc.Policy, error) {
-	if latest, err := checkpoint.Latest(dir); err == nil {
-		return bc.Load(b, latest, nil)
-	} else if !errors.Is(err, checkpoint.ErrNone) {
-		return nil, fmt.Errorf("deploy: %w", err)
-	}
 	cfg := bc.DefaultConfig()
 	cfg.RelativeTo = []int{0, 1, 2, 3, 4, 5, 6}
-	ds, err := data.Generate(sim.ArmFactory(arm.DefaultConfig(arm.Reach), false), 200, 1, data.GenOptions{ActionNoise: 0.01})
-	if err != nil {
-		return nil, err
-	}
-	p, err := bc.NewMLP(b, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Fit(ds, 0.1, 1); err != nil {
-		return nil, err
-	}
 	tc := trainer.DefaultConfig()
 	tc.Steps, tc.Dir, tc.Progress = ArmBCSteps, dir, progress
 	tc.WarmupSteps = min(tc.WarmupSteps, tc.Steps/10)
-	if _, err := trainer.Train(p, tc); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return bc.LoadOrTrain(b, cfg, func() (*data.Dataset, error) {
+		return data.Generate(sim.ArmFactory(arm.DefaultConfig(arm.Reach), false), 200, 1, data.GenOptions{ActionNoise: 0.01})
+	}, tc)
 }
 
 // WarmUp runs the policy once on a simulated arm observation, then

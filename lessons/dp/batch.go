@@ -39,8 +39,8 @@ func (b *Batch) Reset(i int, seed int64) { b.actors[i].Reset(seed) }
 // Observe implements eval.BatchPolicy.
 func (b *Batch) Observe(i int, obs sim.Obs) { b.actors[i].Observe(obs) }
 
-// PredictChunks implements eval.BatchPolicy: the first ActionHorizon
-// actions of a chunk for each queried episode, [len(episodes)][Ta][A].
+// PredictChunks implements eval.BatchPolicy: a chunk of Tp actions for each
+// queried episode, [len(episodes)][Tp][A] (see Actor.PredictActionChunk).
 func (b *Batch) PredictChunks(episodes []int, obs []sim.Obs) ([][][]float32, error) {
 	if len(episodes) != len(obs) || len(episodes) == 0 {
 		return nil, fmt.Errorf("dp: PredictChunks got %d episodes and %d observations", len(episodes), len(obs))
@@ -69,14 +69,7 @@ func (b *Batch) PredictChunks(episodes []int, obs []sim.Obs) ([][][]float32, err
 		}
 	}
 	rng := rand.New(rand.NewPCG(b.actors[episodes[0]].rng.Uint64(), uint64(n)))
-	out, err := b.p.run(cond, n, x, rng, nil)
-	if err != nil {
-		return nil, err
-	}
-	for k := range out {
-		out[k] = out[k][:c.ActionHorizon]
-	}
-	return out, nil
+	return b.p.run(cond, n, x, rng, nil)
 }
 
 var _ eval.BatchPolicy = (*Batch)(nil)

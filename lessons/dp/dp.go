@@ -735,8 +735,11 @@ func (a *Actor) Observe(obs sim.Obs) {
 
 // PredictActionChunk implements eval.ChunkPolicy: it samples Tp actions
 // conditioned on the last To observations (the first one repeated at the
-// start of an episode, as Diffusion Policy pads) and returns the first
-// ActionHorizon: [Ta][ActionDim].
+// start of an episode, as Diffusion Policy pads) and returns all of them,
+// for steps t..t+Tp-1: [Tp][ActionDim]. How many to execute is the
+// executor's choice: Diffusion Policy executes ActionHorizon (Ta), as
+// eval.Chunked(actor, Ta) does; package chunking's temporal ensembling and
+// asynchronous execution use the whole chunk.
 func (a *Actor) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 	a.Observe(obs)
 	win, frames, err := a.window()
@@ -747,7 +750,7 @@ func (a *Actor) PredictActionChunk(obs sim.Obs) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s[0][:a.p.cfg.ActionHorizon], nil
+	return s[0], nil
 }
 
 // window is the conditioning window of the observations so far (the first

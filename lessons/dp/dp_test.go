@@ -207,8 +207,8 @@ func TestBatchMatchesActors(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k, i := range eps {
-			if len(got[k]) != p.Config().ActionHorizon {
-				t.Fatalf("episodes %v: chunk of %d actions, want %d", eps, len(got[k]), p.Config().ActionHorizon)
+			if len(got[k]) != p.Config().PredHorizon {
+				t.Fatalf("episodes %v: chunk of %d actions, want %d", eps, len(got[k]), p.Config().PredHorizon)
 			}
 			for j := range got[k] {
 				for d := range got[k][j] {

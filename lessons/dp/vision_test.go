@@ -163,7 +163,7 @@ func TestVisionSampleDeterministic(t *testing.T) {
 	act := p.NewActor()
 	act.Reset(2)
 	chunk, err := act.PredictActionChunk(o0)
-	if err != nil || len(chunk) != p.Config().ActionHorizon {
+	if err != nil || len(chunk) != p.Config().PredHorizon {
 		t.Fatalf("PredictActionChunk = %v, %v", chunk, err)
 	}
 	plain, _ := sim.NewPushT(pusht.DefaultConfig(), sim.PushTState, false)

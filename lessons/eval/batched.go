@@ -24,21 +24,31 @@ type BatchPolicy interface {
 }
 
 // RunBatched evaluates a BatchPolicy on cfg.Episodes seeded episodes run in
-// lockstep: at each control step, every running episode whose chunk is
-// spent is queried in one PredictChunks call, and executes the first
-// execute actions of its chunk (all when execute <= 0). The environments
-// step in parallel on cfg.Workers goroutines. Since the episodes start
-// together and execute the same number of actions per chunk, the queries
-// of a step, and so the result, are deterministic for a seed.
+// lockstep, each executing the first execute actions of its chunks (all
+// when execute <= 0): RunScheduled with Execute(execute).
+func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPolicy, error), execute int, cfg Config) (*Result, error) {
+	return RunScheduled(newEnv, newPolicy, func() (Scheduler, error) { return Execute(execute), nil }, cfg)
+}
+
+// RunScheduled evaluates a BatchPolicy on cfg.Episodes seeded episodes run
+// in lockstep, each under its own Scheduler made by newScheduler: at each
+// control step, every running episode whose scheduler is Due is queried in
+// one PredictChunks call, the others Observe, and each episode executes
+// its scheduler's action. The environments step in parallel on
+// cfg.Workers goroutines. Since the episodes start together and their
+// schedulers are deterministic, the queries of a step, and so the result,
+// are deterministic for a seed; a scheduler and a policy that act on one
+// episode as they would on many give Run's result with Scheduled
+// (TestRunBatchedMatchesRun).
 //
 // A failed call (error or panic) ends the episodes it queried with Err
 // set; the others go on. cfg.EpisodeTimeout is not supported (an error).
-func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPolicy, error), execute int, cfg Config) (*Result, error) {
+func RunScheduled(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPolicy, error), newScheduler func() (Scheduler, error), cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.EpisodeTimeout > 0 {
-		return nil, errors.New("eval: RunBatched does not support EpisodeTimeout")
+		return nil, errors.New("eval: RunBatched and RunScheduled do not support EpisodeTimeout")
 	}
 	cfg = cfg.withDefaults()
 	seeds := Seeds(cfg)
@@ -46,12 +56,16 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 	start := time.Now()
 	res := &Result{Episodes: make([]Episode, n)}
 	envs := make([]sim.Env, n)
+	scheds := make([]Scheduler, n)
 	for i := range envs {
 		env, err := newEnv()
 		if err != nil {
 			return nil, fmt.Errorf("eval: making environment: %w", err)
 		}
 		envs[i] = env
+		if scheds[i], err = newScheduler(); err != nil {
+			return nil, fmt.Errorf("eval: making scheduler: %w", err)
+		}
 	}
 	if n == 0 {
 		return res, nil
@@ -62,13 +76,13 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 		return nil, fmt.Errorf("eval: making policy: %w", err)
 	}
 	obs := make([]sim.Obs, n)
-	queue := make([][][]float32, n)
 	done := make([]bool, n)
 	limit := make([]int, n)
 	for i, seed := range seeds {
 		res.Episodes[i].Seed = seed
 		obs[i] = envs[i].Reset(seed)
 		pol.Reset(i, seed)
+		scheds[i].Reset(seed)
 		limit[i] = envs[i].Spec().MaxSteps
 		if cfg.MaxSteps > 0 {
 			limit[i] = cfg.MaxSteps
@@ -79,11 +93,13 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 	}
 	for {
 		var running, need []int
+		isNeed := make(map[int]bool)
 		for i := range envs {
 			if !done[i] && res.Episodes[i].Length < limit[i] {
 				running = append(running, i)
-				if len(queue[i]) == 0 {
+				if scheds[i].Due() {
 					need = append(need, i)
+					isNeed[i] = true
 				}
 			}
 		}
@@ -97,26 +113,14 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 			}
 			chunks, err := predictChunks(pol, need, q)
 			for k, i := range need {
-				ep := &res.Episodes[i]
-				switch {
-				case err != nil:
-					ep.Err = fmt.Errorf("step %d: %w", ep.Length, err)
-				case len(chunks[k]) == 0:
-					ep.Err = fmt.Errorf("step %d: eval: policy returned an empty action chunk", ep.Length)
-				default:
-					c := chunks[k]
-					if execute > 0 && execute < len(c) {
-						c = c[:execute]
-					}
-					queue[i] = c
-					continue
+				perr := err
+				if perr == nil {
+					perr = scheds[i].Plan(chunks[k])
 				}
-				done[i] = true
+				if perr != nil {
+					res.Episodes[i].Err, done[i] = fmt.Errorf("step %d: %w", res.Episodes[i].Length, perr), true
+				}
 			}
-		}
-		isNeed := make(map[int]bool, len(need))
-		for _, i := range need {
-			isNeed[i] = true
 		}
 		var step []int
 		for _, i := range running {
@@ -130,9 +134,7 @@ func RunBatched(newEnv func() (sim.Env, error), newPolicy func(n int) (BatchPoli
 		}
 		parallel(cfg.Workers, step, func(i int) {
 			ep := &res.Episodes[i]
-			a := queue[i][0]
-			queue[i] = queue[i][1:]
-			st, err := stepEnv(envs[i], a)
+			st, err := actAndStep(scheds[i], envs[i], obs[i])
 			if err != nil {
 				ep.Err, done[i] = fmt.Errorf("step %d: %w", ep.Length, err), true
 				return
@@ -164,14 +166,19 @@ func predictChunks(pol BatchPolicy, episodes []int, obs []sim.Obs) (chunks [][][
 	return chunks, err
 }
 
-// stepEnv steps an environment, turning a panic (a malformed action) into
-// an error.
-func stepEnv(env sim.Env, a []float32) (st sim.Step, err error) {
+// actAndStep takes the scheduler's action and steps the environment with
+// it, turning a panic (a malformed action, a failing scheduler) into an
+// error.
+func actAndStep(s Scheduler, env sim.Env, obs sim.Obs) (st sim.Step, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
+	a, err := s.Act(obs)
+	if err != nil {
+		return st, err
+	}
 	return env.Step(a), nil
 }
 

@@ -53,42 +53,86 @@ type Observer interface {
 	Observe(obs sim.Obs)
 }
 
-// Chunked runs a ChunkPolicy as a Policy: it executes the first execute
-// actions of each chunk open-loop (all of them when execute <= 0 or larger
-// than the chunk), then queries again. A policy that is an Observer sees the
-// observations in between. This is the chapter's
-// ActionChunkingExecutor in its simplest form; package chunking has the
-// others.
-func Chunked(p ChunkPolicy, execute int) Policy { return &chunked{p: p, execute: execute} }
-
-type chunked struct {
-	p       ChunkPolicy
-	execute int
-	queue   [][]float32
+// Scheduler decides, for one episode of a chunk policy, when the policy is
+// queried and which action each control step executes. At every step the
+// loop asks Due; when it says yes, the policy is queried with this step's
+// observation and the chunk goes to Plan (a policy that is an Observer sees
+// the observation through Observe otherwise); then Act gives the step's
+// action. Execute is the simplest; package chunking has the chapter's
+// executor, temporal ensembling and asynchronous execution.
+type Scheduler interface {
+	// Reset starts an episode (seed as for Policy.Reset).
+	Reset(seed int64)
+	// Due reports whether the policy is queried at this step.
+	Due() bool
+	// Plan hands over the chunk of this step's query: [chunk][ActionDim].
+	Plan(chunk [][]float32) error
+	// Act returns this step's action, [ActionDim], and ends the step.
+	Act(obs sim.Obs) ([]float32, error)
 }
 
-func (c *chunked) Reset(seed int64) { c.queue = nil; c.p.Reset(seed) }
+// Execute is the simplest Scheduler: it executes the first k actions of
+// each chunk open-loop (all of them when k <= 0 or larger than the chunk),
+// then queries again. This is the chapter's ActionChunkingExecutor in its
+// plainest form.
+func Execute(k int) Scheduler { return &execute{k: k} }
 
-func (c *chunked) Act(obs sim.Obs) ([]float32, error) {
-	if len(c.queue) == 0 {
+type execute struct {
+	k     int
+	queue [][]float32
+}
+
+func (e *execute) Reset(int64) { e.queue = nil }
+func (e *execute) Due() bool   { return len(e.queue) == 0 }
+
+func (e *execute) Plan(chunk [][]float32) error {
+	if len(chunk) == 0 {
+		return errors.New("eval: policy returned an empty action chunk")
+	}
+	n := len(chunk)
+	if e.k > 0 && e.k < n {
+		n = e.k
+	}
+	e.queue = chunk[:n]
+	return nil
+}
+
+func (e *execute) Act(sim.Obs) ([]float32, error) {
+	if len(e.queue) == 0 {
+		return nil, errors.New("eval: Act with no planned action (Plan was not called when Due)")
+	}
+	a := e.queue[0]
+	e.queue = e.queue[1:]
+	return a, nil
+}
+
+// Scheduled runs a ChunkPolicy as a Policy under the scheduler s.
+func Scheduled(p ChunkPolicy, s Scheduler) Policy { return &scheduled{p: p, s: s} }
+
+// Chunked runs a ChunkPolicy as a Policy that executes the first execute
+// actions of each chunk: Scheduled(p, Execute(execute)).
+func Chunked(p ChunkPolicy, execute int) Policy { return Scheduled(p, Execute(execute)) }
+
+type scheduled struct {
+	p ChunkPolicy
+	s Scheduler
+}
+
+func (c *scheduled) Reset(seed int64) { c.s.Reset(seed); c.p.Reset(seed) }
+
+func (c *scheduled) Act(obs sim.Obs) ([]float32, error) {
+	if c.s.Due() {
 		chunk, err := c.p.PredictActionChunk(obs)
 		if err != nil {
 			return nil, err
 		}
-		if len(chunk) == 0 {
-			return nil, errors.New("eval: policy returned an empty action chunk")
+		if err := c.s.Plan(chunk); err != nil {
+			return nil, err
 		}
-		n := len(chunk)
-		if c.execute > 0 && c.execute < n {
-			n = c.execute
-		}
-		c.queue = chunk[:n]
 	} else if o, ok := c.p.(Observer); ok {
 		o.Observe(obs)
 	}
-	a := c.queue[0]
-	c.queue = c.queue[1:]
-	return a, nil
+	return c.s.Act(obs)
 }
 
 // ExpertPolicy runs a scripted sim.Expert as a Policy.

@@ -23,9 +23,12 @@ type Chart interface {
 }
 
 // Series is one named curve: Y over X. X may be nil (then 0, 1, 2, ...).
+// Dots draws its points as dots with no line between them (events on a
+// curve: chunk seams, resets).
 type Series struct {
 	Name string
 	X, Y []float64
+	Dots bool
 }
 
 // Points is one named cloud of 2-D points, e.g. action samples.
@@ -97,6 +100,11 @@ func addLine(l *charts.Line, s Series, keep func(y float64) bool) {
 			x = s.X[i]
 		}
 		data = append(data, opts.LineData{Value: []float64{x, y}})
+	}
+	if s.Dots {
+		l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 7}),
+			charts.WithLineStyleOpts(opts.LineStyle{Opacity: opts.Float(0)}), allAtOnce)
+		return
 	}
 	l.AddSeries(s.Name, data, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}), allAtOnce)
 }

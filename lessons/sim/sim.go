@@ -10,6 +10,8 @@ package sim
 import (
 	"fmt"
 	"image"
+	"slices"
+	"strings"
 )
 
 // Spec describes an environment's vectors and timing.
@@ -87,4 +89,44 @@ func checkAction(spec Spec, a []float32) error {
 		return fmt.Errorf("sim: %s: action has %d values, want %d (%v)", spec.Name, len(a), spec.ActionDim(), spec.ActionNames)
 	}
 	return nil
+}
+
+// holdSources names, for an action element, the state element that holds
+// the robot still: an action of position targets set to the present
+// positions. "joint3.target" is held by "joint3.pos" (the arm); Push-T's
+// "target.x" by "agent.x".
+func holdSource(action string) []string {
+	var out []string
+	if p, ok := strings.CutSuffix(action, ".target"); ok {
+		out = append(out, p+".pos", p)
+	}
+	if p, ok := strings.CutPrefix(action, "target."); ok {
+		out = append(out, "agent."+p)
+	}
+	return out
+}
+
+// HoldAction returns the action that keeps the robot where it is in obs:
+// every position target set to the present position ([ActionDim]). It is
+// what a controller does when no fresh action is ready in time. It fails
+// for an environment whose actions are not position targets named as the
+// course's adapters name them.
+func (s Spec) HoldAction(obs Obs) ([]float32, error) {
+	if len(obs.State) != s.StateDim() {
+		return nil, fmt.Errorf("sim: %s: HoldAction: observation has %d values, want %d", s.Name, len(obs.State), s.StateDim())
+	}
+	out := make([]float32, s.ActionDim())
+	for i, a := range s.ActionNames {
+		found := false
+		for _, src := range holdSource(a) {
+			if j := slices.Index(s.StateNames, src); j >= 0 {
+				out[i], found = obs.State[j], true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("sim: %s: HoldAction: no state element holds action %q", s.Name, a)
+		}
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -209,5 +210,47 @@ func TestPushTImageMatchesEnv(t *testing.T) {
 	}
 	if _, err := PushTImage(make([]float32, 5), 0); err == nil {
 		t.Error("size 0 accepted")
+	}
+}
+
+// TestHoldAction: holding sets every position target to the present
+// position, on the arm and on both Push-T observations.
+func TestHoldAction(t *testing.T) {
+	armEnv, err := NewArm(arm.DefaultConfig(arm.Reach), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := NewPushT(pusht.DefaultConfig(), PushTKeypoints, false)
+	st, _ := NewPushT(pusht.DefaultConfig(), PushTState, false)
+	for _, tc := range []struct {
+		env  Env
+		want func(o Obs) []float32
+	}{
+		{armEnv, func(o Obs) []float32 { return o.State[:7] }},
+		{kp, func(o Obs) []float32 { n := len(o.State); return o.State[n-2:] }},
+		{st, func(o Obs) []float32 { return o.State[:2] }},
+	} {
+		o := tc.env.Reset(3)
+		got, err := tc.env.Spec().HoldAction(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tc.want(o)) {
+			t.Errorf("%s: HoldAction = %v, want %v", tc.env.Spec().Name, got, tc.want(o))
+		}
+		// Holding keeps the robot where it is: one step later it has hardly moved.
+		next := tc.env.Step(got)
+		back, _ := tc.env.Spec().HoldAction(next.Obs)
+		for i := range got {
+			if d := math.Abs(float64(back[i] - got[i])); d > 0.05*math.Max(1, math.Abs(float64(got[i]))) {
+				t.Errorf("%s: holding moved %s from %v to %v", tc.env.Spec().Name, tc.env.Spec().ActionNames[i], got[i], back[i])
+			}
+		}
+	}
+	if _, err := (Spec{Name: "x", StateNames: []string{"a"}, ActionNames: []string{"torque"}}).HoldAction(Obs{State: []float32{1}}); err == nil || !strings.Contains(err.Error(), `"torque"`) {
+		t.Errorf("HoldAction on torques: err %v, want one naming the action", err)
+	}
+	if _, err := armEnv.Spec().HoldAction(Obs{State: []float32{1}}); err == nil {
+		t.Error("HoldAction accepted a short observation")
 	}
 }

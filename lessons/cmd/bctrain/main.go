@@ -69,6 +69,8 @@ func run(args []string, stdout io.Writer) error {
 		size     = flag.Int("size", 0, "override the vision image size")
 		width    = flag.Int("width", 0, "override the ResNet width (64: torchvision's)")
 		relative = flag.Bool("relative", true, "predict joint targets relative to joint positions")
+		chunk    = flag.Int("chunk", 1, "actions per prediction (the chunk)")
+		execute  = flag.Int("execute", 0, "actions of each chunk executed in evaluation (default: the whole chunk)")
 		steps    = flag.Int("steps", 1500, "training steps")
 		batch    = flag.Int("batch", 0, "batch size (default: 64 state, 32 vision)")
 		lr       = flag.Float64("lr", 0, "peak learning rate (default: the trainer's)")
@@ -98,6 +100,7 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("-task %q: want reach or reach-color", *task)
 	}
 	cfg := bc.DefaultConfig()
+	cfg.Chunk = *chunk
 	if *relative {
 		cfg.RelativeTo = []int{0, 1, 2, 3, 4, 5, 6}
 	}
@@ -171,7 +174,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	score := func(episodes int) (*eval.Result, error) {
-		return eval.Run(f.NewEnv, func() (eval.Policy, error) { return eval.Chunked(p, 1), nil }, eval.Config{Episodes: episodes})
+		return eval.Run(f.NewEnv, func() (eval.Policy, error) { return eval.Chunked(p, *execute), nil }, eval.Config{Episodes: episodes})
 	}
 	if *evalEach > 0 {
 		tc.EvalEvery = *evalEach

@@ -20,12 +20,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/policylab/policylab/lessons/arm"
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/bc"
 	"github.com/policylab/policylab/lessons/checkpoint"
+	"github.com/policylab/policylab/lessons/chunking"
 	"github.com/policylab/policylab/lessons/deploy"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/sim"
@@ -57,8 +59,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usage()
 }
 
+// executor is how the node executes the BC policy's chunks.
+type executor struct {
+	name    string        // a chunking executor, or "" for eval.Chunked
+	execute int           // actions executed per chunk
+	m       float64       // ensembles' weight exponent
+	slow    time.Duration // the policy answers no sooner than this
+}
+
 // loadPolicy returns the policy to deploy and what it is.
-func loadPolicy(kind, dir string, task arm.Task, execute int) (eval.Policy, string, error) {
+func loadPolicy(kind, dir string, task arm.Task, ex executor) (eval.Policy, string, error) {
 	switch kind {
 	case "expert":
 		return eval.ExpertPolicy{X: sim.ArmFactory(arm.DefaultConfig(task), false).NewExpert()}, "scripted expert", nil
@@ -77,7 +87,29 @@ func loadPolicy(kind, dir string, task arm.Task, execute int) (eval.Policy, stri
 		if err != nil {
 			return nil, "", err
 		}
-		return eval.Chunked(p, execute), fmt.Sprintf("BC %s from %s (%s), executing %d of each chunk", p.Kind(), dir, backend.Describe(), execute), nil
+		what := fmt.Sprintf("BC %s from %s (%s)", p.Kind(), dir, backend.Describe())
+		var chunks eval.ChunkPolicy = p
+		if ex.slow > 0 {
+			chunks = chunking.Slowed(p, ex.slow)
+			what += fmt.Sprintf(", slowed to %v a query", ex.slow)
+		}
+		if ex.name == "" {
+			return eval.Chunked(chunks, ex.execute), fmt.Sprintf("%s, executing %d of each chunk", what, ex.execute), nil
+		}
+		cfg, err := chunking.ByName(ex.name, ex.execute, ex.m)
+		if err != nil {
+			return nil, "", err
+		}
+		live, err := chunking.NewLive(chunks, cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		env, err := sim.NewArm(arm.DefaultConfig(task), false)
+		if err != nil {
+			return nil, "", err
+		}
+		live.Executor().SetSpec(env.Spec())
+		return live, fmt.Sprintf("%s, executor %s", what, cfg.Name), nil
 	}
 	return nil, "", fmt.Errorf("-policy %q: want bc or expert", kind)
 }
@@ -110,6 +142,9 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 	dir := fs.String("ckpt", "", "BC checkpoint directory (lessons/cmd/bctrain -ckpt)")
 	train := fs.Bool("train", false, "with -ckpt: train the BC policy there first when it holds no checkpoint (deploy.ArmBC, about 15 s)")
 	execute := fs.Int("execute", 1, "actions of each predicted chunk executed before re-planning")
+	exName := fs.String("executor", "", "execute chunks with a package chunking executor: "+strings.Join(chunking.Names, ", ")+" (default: the first -execute actions of each chunk)")
+	m := fs.Float64("m", 0.01, "the ensembles' weight exponent (ACT's m)")
+	slow := fs.Duration("slow", 0, "make the policy answer no sooner than this after each query (stands for a slower model)")
 	task := fs.String("task", "reach", "reach or reach-color")
 	episodes := fs.Int("episodes", 10, "demo: episodes the robot serves")
 	seed := fs.Int64("seed", 1000, "demo: reset seed of the first episode")
@@ -143,7 +178,7 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 			fmt.Fprintln(stdout)
 		}
 	}
-	pol, what, err := loadPolicy(*kind, *dir, t, *execute)
+	pol, what, err := loadPolicy(*kind, *dir, t, executor{name: *exName, execute: *execute, m: *m, slow: *slow})
 	if err != nil {
 		return err
 	}

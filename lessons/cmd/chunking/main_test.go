@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRun trains a small chunked BC for the arm and compares two executors
+// at two latencies, writing the table and the JSON rows.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "rows.json")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-policy", "bc", "-env", "arm-reach", "-ckpt", filepath.Join(dir, "ckpt"), "-train-steps", "30",
+		"-episodes", "3", "-executors", "chapter,async", "-latency", "0,250ms", "-json", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| BC, arm-reach | asynchronous (every 8) | 250 ms | 2 |") {
+		t.Errorf("no table row for async at 250 ms:\n%s", stdout.String())
+	}
+	var o Output
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Rows) != 4 || o.Rows[3].LatencyMs != 250 || o.Rows[3].Delay != 2 || o.Rows[3].Episodes != 3 {
+		t.Errorf("rows %+v", o.Rows)
+	}
+	for _, bad := range [][]string{
+		{"-executors", "smooth"}, {"-latency", "fast"}, {"-env", "moon"}, {"-policy", "vla"},
+		{"-policy", "dp", "-ckpt", dir},
+	} {
+		if err := run(bad, &stdout, &stderr); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
