@@ -1,7 +1,9 @@
 package course
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -49,4 +51,19 @@ func OutDir(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("course: no course repository (kernel/setup.sh) above %v", starts)
+}
+
+// WriteJSON writes v, indented, to path ("-": to stdout): the -json output
+// of the course's commands.
+func WriteJSON(path string, stdout io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/policylab/policylab/lessons/arm"
+	"github.com/policylab/policylab/lessons/course"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/ros2"
 )
@@ -166,7 +167,7 @@ func RobotMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprint(stdout, rep.Summary())
 		return nil
 	}
-	return WriteJSON(*jsonOut, stdout, rep)
+	return course.WriteJSON(*jsonOut, stdout, rep)
 }
 
 // DomainFlag adds -domain to fs. After Parse, the returned function gives
@@ -180,18 +181,4 @@ func DomainFlag(fs *flag.FlagSet) func() (int, error) {
 		}
 		return ros2.DomainFromEnv()
 	}
-}
-
-// WriteJSON writes v, indented, to path ("-": to stdout).
-func WriteJSON(path string, stdout io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if path == "-" {
-		_, err = stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
 }

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -150,14 +149,5 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, r := range rows {
 		out.Rows = append(out.Rows, r.JSON())
 	}
-	js, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	js = append(js, '\n')
-	if *jsonOut == "-" {
-		_, err = stdout.Write(js)
-		return err
-	}
-	return os.WriteFile(*jsonOut, js, 0o644)
+	return course.WriteJSON(*jsonOut, stdout, out)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/policylab/policylab/lessons/bc"
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/chunking"
+	"github.com/policylab/policylab/lessons/course"
 	"github.com/policylab/policylab/lessons/deploy"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/sim"
@@ -234,7 +235,7 @@ func policyOrDemo(ctx context.Context, cmd string, args []string, stdout, stderr
 		PeriodP50Ms: ms(s.PeriodP50), JitterP99Pct: 100 * s.JitterP99, WithinPct: s.WithinPct,
 		Periods: nrep.Periods, Misses: nrep.DeadlineMisses, Stale: nrep.Stale, Seconds: time.Since(t0).Seconds()}
 	if *jsonOut != "" {
-		return deploy.WriteJSON(*jsonOut, stdout, rep)
+		return course.WriteJSON(*jsonOut, stdout, rep)
 	}
 	return nil
 }
