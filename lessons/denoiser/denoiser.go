@@ -51,6 +51,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/policylab/policylab/lessons/lora"
 )
 
 // SinusoidalEmbedding is the chapter's (and Diffusion Policy's)
@@ -103,17 +104,8 @@ func Mish(x *Node) *Node {
 
 // linear is PyTorch's nn.Linear on the last axis of x [..., in] → [..., out],
 // variables "weights" [in, out] and "biases" [out], both initialized
-// U(−1/√in, 1/√in).
-func linear(scope *model.Scope, x *Node, out int) *Node {
-	dims := x.Shape().Dimensions
-	in := dims[len(dims)-1]
-	g := x.Graph()
-	init := torchUniform(scope, in)
-	w := scope.WithInitializer(init).VariableWithShape("weights", shapes.Make(x.DType(), in, out)).NodeValue(g)
-	b := scope.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).NodeValue(g)
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
-	return Add(y, ExpandLeftToRank(b, y.Rank()))
-}
+// U(−1/√in, 1/√in): lora.Dense without adapters.
+func linear(scope *model.Scope, x *Node, out int) *Node { return lora.Dense(scope, x, out, nil) }
 
 // linearParams is the parameter count of linear: in·out + out.
 func linearParams(in, out int) int { return in*out + out }
