@@ -174,8 +174,8 @@ func DelayFor(latency, controlHz float64) int {
 
 // plan is a chunk being executed: actions[i] is for step start+i.
 type plan struct {
-	id, start int
-	actions   [][]float32
+	start   int
+	actions [][]float32
 }
 
 func (p *plan) covers(k int) bool { return k >= p.start && k < p.start+len(p.actions) }
@@ -191,13 +191,12 @@ type Executor struct {
 
 	k        int     // control steps taken this episode
 	plans    []*plan // oldest first; the last is the newest
-	nextID   int
 	inflight bool
 	issued   int         // step of the in-flight query
 	pending  [][]float32 // simulated: the in-flight query's chunk
 	ready    int         // simulated: the step it is answered at
 	last     []float32   // last action sent
-	lastPlan int         // id of the newest plan behind the last fresh action (-1: none)
+	lastPlan *plan       // the newest plan behind the last fresh action (nil: none)
 	trace    *Trace
 }
 
@@ -226,7 +225,7 @@ func (e *Executor) SetRecorder(r *Recorder) { e.rec = r }
 // Reset implements eval.Scheduler: it forgets every chunk, any query in
 // flight and the last action, and starts step counting at 0.
 func (e *Executor) Reset(seed int64) {
-	e.k, e.plans, e.inflight, e.pending, e.last, e.lastPlan = 0, nil, false, nil, nil, -1
+	e.k, e.plans, e.inflight, e.pending, e.last, e.lastPlan = 0, nil, false, nil, nil, nil
 	e.trace = nil
 	if e.rec != nil {
 		e.trace = e.rec.begin(seed)
@@ -293,15 +292,13 @@ func checkChunk(chunk [][]float32) error {
 	return nil
 }
 
-// arrive takes the answer of the in-flight query at the current step. A
+// arrive takes the answer of the in-flight query at the current step, a
+// chunk checkChunk passed (Plan and Live check it as it comes in). A
 // blocking executor starts it now from its first action; an asynchronous
 // one aligns it to the step it was asked at.
 func (e *Executor) arrive(chunk [][]float32) error {
 	if !e.inflight {
 		return errors.New("chunking: a chunk arrived with no query in flight")
-	}
-	if err := checkChunk(chunk); err != nil {
-		return err
 	}
 	if h := e.cfg.ActionHorizon; h > 0 && len(chunk) > h {
 		chunk = chunk[:h]
@@ -311,8 +308,7 @@ func (e *Executor) arrive(chunk [][]float32) error {
 		start = e.issued
 	}
 	e.inflight, e.pending = false, nil
-	e.plans = append(e.plans, &plan{id: e.nextID, start: start, actions: chunk})
-	e.nextID++
+	e.plans = append(e.plans, &plan{start: start, actions: chunk})
 	// Forget chunks that end before this step.
 	keep := e.plans[:0]
 	for _, p := range e.plans {
@@ -346,7 +342,7 @@ func (e *Executor) poll() error {
 // ready or the executor is blocked on a query.
 func (e *Executor) next(obs sim.Obs) ([]float32, error) {
 	var a []float32
-	newest := -1
+	var newest *plan
 	if e.cfg.Async || !e.inflight {
 		a, newest = e.fromPlans()
 	}
@@ -371,24 +367,25 @@ func (e *Executor) next(obs sim.Obs) ([]float32, error) {
 	return a, nil
 }
 
-// fromPlans is the planned action for step k and the id of the newest
-// chunk it comes from; nil when no chunk covers k.
-func (e *Executor) fromPlans() ([]float32, int) {
+// fromPlans is the planned action for step k and the newest chunk it
+// comes from; nil when no chunk covers k.
+func (e *Executor) fromPlans() ([]float32, *plan) {
 	if len(e.plans) == 0 {
-		return nil, -1
+		return nil, nil
 	}
 	if !e.cfg.Ensemble {
 		p := e.plans[len(e.plans)-1]
 		if !p.covers(e.k) {
-			return nil, -1
+			return nil, nil
 		}
-		return p.actions[e.k-p.start], p.id
+		return p.actions[e.k-p.start], p
 	}
 	// ACT: w_i = exp(-m·i) over the predictions for this step, i = 0 the
 	// oldest; the weighted mean of them.
 	var sum []float64
 	var wsum float64
-	newest, i := -1, 0
+	var newest *plan
+	i := 0
 	for _, p := range e.plans {
 		if !p.covers(e.k) {
 			continue
@@ -402,11 +399,11 @@ func (e *Executor) fromPlans() ([]float32, int) {
 			sum[d] += w * float64(v)
 		}
 		wsum += w
-		newest = p.id
+		newest = p
 		i++
 	}
 	if sum == nil {
-		return nil, -1
+		return nil, nil
 	}
 	out := make([]float32, len(sum))
 	for d := range sum {

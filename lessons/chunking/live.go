@@ -106,6 +106,9 @@ func (l *Live) Act(obs sim.Obs) ([]float32, error) {
 // landed takes a query's answer.
 func (l *Live) landed(a answer) error {
 	l.inflight = false
+	if a.err == nil {
+		a.err = checkChunk(a.chunk)
+	}
 	if a.err != nil {
 		l.ex.inflight = false
 		return fmt.Errorf("chunking: query from step %d: %w", l.ex.issued, a.err)
