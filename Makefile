@@ -19,7 +19,7 @@ PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
-.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht chunking deploy-demo clean clean-notebooks check-notebooks
+.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht vla chunking deploy-demo clean clean-notebooks check-notebooks
 
 help:
 	@echo "make lab      set up (if needed) and open the course in Jupyter"
@@ -28,6 +28,7 @@ help:
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
 	@echo "make dp-pusht train and score Diffusion Policy on Push-T (about 35 minutes)"
+	@echo "make vla     pretrain the VLA (4.2.4), its blind baseline, and the LoRA study (about 15 minutes)"
 	@echo "make chunking the action-chunking executors compared (4.2.6): chunked BC, then make dp-pusht's policy"
 	@echo "make deploy-demo  BC policy node vs the simulated robot over ROS 2 / DDS (ROS_DOMAIN_ID)"
 	@echo "make clean-notebooks  strip outputs from notebooks before committing"
@@ -100,6 +101,18 @@ dp-pusht:
 	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -steps $(DP_STEPS) -eval-every $$(( $(DP_STEPS) / 5 )) \
 		-ckpt out/checkpoints/dp-pusht-cpu -json out/dp-pusht.json
 	go run ./lessons/cmd/dptrain -policy bc -steps 3000 -eval-every 600 -json out/bc-pusht.json
+
+# Section 4.2.4 from a terminal: the VLA pretrained on three
+# language-conditioned arm tasks, the same model blind to the instruction,
+# both scored per task, then the fine-tuning study on the held-out task
+# (LoRA r = 4, 8, 16, head only, full). Checkpoints in
+# out/checkpoints/vla-regression(-blind), which notebook 4.2.4 then loads;
+# figures in out/vla.json. SIMD build, as make dp-pusht (4x faster here).
+VLA_STEPS ?= 2000
+VLA_FT_STEPS ?= 1000
+vla:
+	@mkdir -p out
+	GOEXPERIMENT=simd go run ./lessons/cmd/vla -steps $(VLA_STEPS) -ft-steps $(VLA_FT_STEPS) -json out/vla.json
 
 # Section 4.2.6 from a terminal: every chunk executor at 0 and 250 ms of
 # simulated inference latency on the same seeds, for the lesson's chunked

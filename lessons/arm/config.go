@@ -19,6 +19,13 @@ const (
 	// consecutive control steps (5 by default); failure, ending the
 	// episode, as soon as it comes within SuccessRadius of the other one.
 	ReachColor
+	// ReachBetween: a red and a blue target and the instruction "reach
+	// between the red and blue targets"; success when the end effector
+	// stays within SuccessRadius of their midpoint for HoldSteps
+	// consecutive control steps (5 by default); failure as soon as it
+	// comes within SuccessRadius of either target. Section 4.2.4 holds it
+	// out of the VLA's pretraining, as the new task to fine-tune on.
+	ReachBetween
 )
 
 // String returns "REACH" or "REACH-COLOR".
@@ -28,16 +35,24 @@ func (t Task) String() string {
 		return "REACH"
 	case ReachColor:
 		return "REACH-COLOR"
+	case ReachBetween:
+		return "REACH-BETWEEN"
 	}
 	return fmt.Sprintf("Task(%d)", int(t))
 }
+
+// TwoTargets reports whether the task shows a red and a blue target.
+func (t Task) TwoTargets() bool { return t == ReachColor || t == ReachBetween }
 
 // Config describes the simulator and the task. Start from DefaultConfig
 // and change fields; New calls Validate. All positions are in metres in the
 // base frame (x forward, y left, z up, origin at the foot of the robot).
 type Config struct {
-	// Task is Reach or ReachColor.
+	// Task is Reach, ReachColor or ReachBetween.
 	Task Task
+	// GoalColor (ReachColor) names the target every episode asks for:
+	// "red" or "blue"; "" draws it at random with each episode's seed.
+	GoalColor string
 	// MaxSteps is the episode length limit, in control steps.
 	MaxSteps int
 	// ControlDt is the control period, in seconds (0.1 s: 10 Hz).
@@ -65,10 +80,10 @@ type Config struct {
 	// MinStartDistance is the least distance, in metres, between the
 	// start position of the end effector and any target.
 	MinStartDistance float64
-	// MinSeparation (ReachColor) is the least distance between the two
+	// MinSeparation (ReachColor, ReachBetween) is the least distance between the two
 	// targets, in metres; it must exceed 2·SuccessRadius.
 	MinSeparation float64
-	// PathClearance (ReachColor) is the least distance, in metres, from
+	// PathClearance (ReachColor, ReachBetween) is the least distance, in metres, from
 	// each target to the straight segment between the end effector's start
 	// and the other target, so that the direct path to either target does
 	// not brush the other one.
@@ -78,13 +93,13 @@ type Config struct {
 // DefaultConfig returns the task's defaults: 100 control steps at 10 Hz
 // with 10 substeps of 10 ms, a critically damped controller with ω = 30
 // rad/s (Kp = 900, Kd = 60), success radius 2 cm, hold 1 step for Reach
-// and 5 for ReachColor, start within ±0.1 rad of Ready, targets in the box
+// and 5 for the two-target tasks, start within ±0.1 rad of Ready, targets in the box
 // x ∈ [0.30, 0.60], y ∈ [−0.30, 0.30], z ∈ [0.10, 0.50] m at least 10 cm
-// from the start, and for ReachColor at least 15 cm apart with 6 cm of
+// from the start, and for the two-target tasks at least 15 cm apart with 6 cm of
 // clearance from each direct path.
 func DefaultConfig(task Task) Config {
 	hold := 1
-	if task == ReachColor {
+	if task.TwoTargets() {
 		hold = 5
 	}
 	return Config{
@@ -112,8 +127,14 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // controller whose semi-implicit Euler integration would be unstable:
 // with h = ControlDt/Substeps it needs Kd·h < 2 and 2·Kd·h + Kp·h² < 4.
 func (c Config) Validate() error {
-	if c.Task != Reach && c.Task != ReachColor {
-		return fmt.Errorf("arm: Config.Task must be Reach or ReachColor, got %d", int(c.Task))
+	if c.Task != Reach && c.Task != ReachColor && c.Task != ReachBetween {
+		return fmt.Errorf("arm: Config.Task must be Reach, ReachColor or ReachBetween, got %d", int(c.Task))
+	}
+	switch {
+	case c.GoalColor != "" && c.Task != ReachColor:
+		return fmt.Errorf("arm: Config.GoalColor %q is for ReachColor, not %s", c.GoalColor, c.Task)
+	case c.GoalColor != "" && c.GoalColor != "red" && c.GoalColor != "blue":
+		return fmt.Errorf("arm: Config.GoalColor must be \"red\", \"blue\" or empty, got %q", c.GoalColor)
 	}
 	ints := []struct {
 		name string
@@ -156,7 +177,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("arm: Config.WorkspaceMin[%d] (%g) must be finite and below WorkspaceMax[%d] (%g)", i, lo, i, hi)
 		}
 	}
-	if c.Task == ReachColor && !(c.MinSeparation > 2*c.SuccessRadius) {
+	if c.Task.TwoTargets() && !(c.MinSeparation > 2*c.SuccessRadius) {
 		return fmt.Errorf("arm: Config.MinSeparation (%g) must exceed 2·SuccessRadius (%g)", c.MinSeparation, 2*c.SuccessRadius)
 	}
 	return nil

@@ -19,9 +19,11 @@
 //     (q, q̇), reported in Obs with the end effector, the targets and the
 //     instruction; Obs.Proprio is the chapter's 14-D proprioception and
 //     Obs.Vector a flat task-state vector.
-//   - Tasks: Reach (one random target) and ReachColor (a red and a blue
+//   - Tasks: Reach (one random target), ReachColor (a red and a blue
 //     target and the instruction "reach the red target" or "reach the blue
-//     target"; hold 5 steps at the named one, fail on touching the other).
+//     target"; hold 5 steps at the named one, fail on touching the other),
+//     and ReachBetween ("reach between the red and blue targets": hold 5
+//     steps at their midpoint, fail on touching either).
 //   - Render and Image96: pinhole-camera images drawn with the raster
 //     package (96×96 for the policy, larger for GIFs).
 //   - Expert: the scripted damped-least-squares demonstrator.

@@ -10,6 +10,9 @@ const (
 	InstructionReach = "reach the target"
 	InstructionRed   = "reach the red target"
 	InstructionBlue  = "reach the blue target"
+	// InstructionBetween is ReachBetween's: the goal is the midpoint of
+	// the red and the blue target.
+	InstructionBetween = "reach between the red and blue targets"
 )
 
 // VectorDim is the length of Obs.Vector.
@@ -31,8 +34,23 @@ type Obs struct {
 	Targets [2][3]float64
 	// NumTargets is 1 for Reach and 2 for ReachColor.
 	NumTargets int
-	// Instruction is InstructionReach, InstructionRed or InstructionBlue.
+	// Instruction is InstructionReach, InstructionRed, InstructionBlue or
+	// InstructionBetween.
 	Instruction string
+}
+
+// Goal returns the point the instruction asks the end effector to reach,
+// in metres: the named target, or for InstructionBetween the midpoint of
+// the two targets.
+func (o Obs) Goal() [3]float64 {
+	if o.Instruction == InstructionBetween {
+		var m [3]float64
+		for k := range m {
+			m[k] = (o.Targets[0][k] + o.Targets[1][k]) / 2
+		}
+		return m
+	}
+	return o.Targets[o.GoalIndex()]
 }
 
 // Proprio returns the chapter's 14-D proprioception: the 7 joint positions
@@ -64,7 +82,8 @@ func (o Obs) GoalIndex() int {
 //	[20:23) Targets[1] (Reach: zero; ReachColor: blue), m
 //	[23:26) Targets[0] − end effector, m
 //	[26:29) Targets[1] − end effector, m (zero for Reach)
-//	[29:31) instruction one-hot: (1, 0) for the target or red, (0, 1) for blue
+//	[29:31) instruction one-hot: (1, 0) for the target or red, (0, 1) for
+//	        blue, (0.5, 0.5) for between
 //	[31]    NumTargets − 1 (0 for Reach, 1 for ReachColor)
 func (o Obs) Vector() []float32 {
 	v := make([]float32, VectorDim)
@@ -81,7 +100,11 @@ func (o Obs) Vector() []float32 {
 			v[26+k] = float32(o.Targets[1][k] - o.EEPos[k])
 		}
 	}
-	v[29+o.GoalIndex()] = 1
+	if o.Instruction == InstructionBetween {
+		v[29], v[30] = 0.5, 0.5
+	} else {
+		v[29+o.GoalIndex()] = 1
+	}
 	v[31] = float32(o.NumTargets - 1)
 	return v
 }
@@ -90,11 +113,11 @@ func (o Obs) Vector() []float32 {
 type Info struct {
 	// Success is true on the step the task is completed.
 	Success bool
-	// Failure is true when the end effector touched the wrong target
-	// (ReachColor only).
+	// Failure is true when the end effector touched a target it was not
+	// asked to reach (the two-target tasks only).
 	Failure bool
-	// Distance is the distance from the end effector to the named target,
-	// in metres.
+	// Distance is the distance from the end effector to the goal (the
+	// named target, or the midpoint for ReachBetween), in metres.
 	Distance float64
 	// Hold is the number of consecutive steps, up to now, that the end
 	// effector has been within SuccessRadius of the named target.
@@ -109,7 +132,8 @@ type Env struct {
 	chain    Chain
 	targets  [2][3]float64
 	nTargets int
-	goal     int
+	goal     int        // index of the named target (ReachColor)
+	goalPos  [3]float64 // the point to reach
 	instr    string
 	step     int
 	hold     int
@@ -130,9 +154,10 @@ func New(cfg Config) (*Env, error) {
 // Config returns the environment's configuration.
 func (e *Env) Config() Config { return e.cfg }
 
-// Goal returns the position of the named target, in metres (privileged
-// information for experts and tests; a policy reads Obs instead).
-func (e *Env) Goal() [3]float64 { return e.targets[e.goal] }
+// Goal returns the point to reach, in metres: the named target, or the
+// midpoint of the targets for ReachBetween (privileged information for
+// experts and tests; a policy reads Obs instead).
+func (e *Env) Goal() [3]float64 { return e.goalPos }
 
 // Chain returns the frames of the arm at its current configuration.
 func (e *Env) Chain() Chain { return e.chain }
@@ -174,25 +199,48 @@ func (e *Env) Reset(seed int64) Obs {
 				break
 			}
 		}
-	case ReachColor:
+	case ReachColor, ReachBetween:
 		e.nTargets = 2
+		// The draw is made even when GoalColor fixes the goal, so the
+		// targets of a seed are the same either way.
 		e.goal = rng.IntN(2)
+		switch c.GoalColor {
+		case "red":
+			e.goal = 0
+		case "blue":
+			e.goal = 1
+		}
 		e.instr = InstructionRed
 		if e.goal == 1 {
 			e.instr = InstructionBlue
 		}
+		if c.Task == ReachBetween {
+			e.goal, e.instr = 0, InstructionBetween
+		}
 		for try := 0; try < 1000; try++ {
 			a, b := sample(), sample()
 			e.targets = [2][3]float64{a, b}
-			if dist(a, start) >= c.MinStartDistance && dist(b, start) >= c.MinStartDistance &&
-				dist(a, b) >= c.MinSeparation &&
-				segmentDist(a, start, b) >= c.PathClearance && segmentDist(b, start, a) >= c.PathClearance {
+			ok := dist(a, start) >= c.MinStartDistance && dist(b, start) >= c.MinStartDistance &&
+				dist(a, b) >= c.MinSeparation
+			if c.Task == ReachColor {
+				ok = ok && segmentDist(a, start, b) >= c.PathClearance && segmentDist(b, start, a) >= c.PathClearance
+			} else {
+				// The direct path to the midpoint clears both targets.
+				m := mid(a, b)
+				ok = ok && dist(m, start) >= c.MinStartDistance &&
+					segmentDist(a, start, m) >= c.PathClearance && segmentDist(b, start, m) >= c.PathClearance
+			}
+			if ok {
 				break
 			}
 		}
 	}
+	e.goalPos = e.targets[e.goal]
+	if c.Task == ReachBetween {
+		e.goalPos = mid(e.targets[0], e.targets[1])
+	}
 	e.step, e.hold, e.done = 0, 0, false
-	e.last = Info{Distance: dist(start, e.targets[e.goal])}
+	e.last = Info{Distance: dist(start, e.goalPos)}
 	return e.obs()
 }
 
@@ -213,7 +261,7 @@ func (e *Env) Step(action [7]float64) (Obs, float64, bool, Info) {
 	e.chain = FK(e.q)
 	e.step++
 	ee := e.chain.EE.Pos
-	d := dist(ee, e.targets[e.goal])
+	d := dist(ee, e.goalPos)
 	info := Info{Distance: d}
 	if d < c.SuccessRadius {
 		e.hold++
@@ -222,7 +270,7 @@ func (e *Env) Step(action [7]float64) (Obs, float64, bool, Info) {
 	}
 	info.Hold = e.hold
 	reward := -d
-	if e.nTargets == 2 && dist(ee, e.targets[1-e.goal]) < c.SuccessRadius {
+	if e.touchesOther(ee) {
 		info.Failure = true
 		reward--
 	} else if e.hold >= c.HoldSteps {
@@ -279,6 +327,24 @@ func (e *Env) obs() Obs {
 		NumTargets:  e.nTargets,
 		Instruction: e.instr,
 	}
+}
+
+// touchesOther reports whether the end effector at ee is within
+// SuccessRadius of a target it was not asked to reach.
+func (e *Env) touchesOther(ee [3]float64) bool {
+	r := e.cfg.SuccessRadius
+	switch e.cfg.Task {
+	case ReachColor:
+		return dist(ee, e.targets[1-e.goal]) < r
+	case ReachBetween:
+		return dist(ee, e.targets[0]) < r || dist(ee, e.targets[1]) < r
+	}
+	return false
+}
+
+// mid is the midpoint of a and b.
+func mid(a, b [3]float64) [3]float64 {
+	return [3]float64{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2}
 }
 
 func clamp(v, lo, hi float64) float64 { return max(lo, min(hi, v)) }

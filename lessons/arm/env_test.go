@@ -8,7 +8,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	for _, task := range []Task{Reach, ReachColor} {
+	for _, task := range []Task{Reach, ReachColor, ReachBetween} {
 		if err := DefaultConfig(task).Validate(); err != nil {
 			t.Fatalf("DefaultConfig(%v): %v", task, err)
 		}
@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"empty workspace", func(c *Config) { c.WorkspaceMax[2] = c.WorkspaceMin[2] }, "WorkspaceMin[2]"},
 		{"targets overlapping", func(c *Config) { c.MinSeparation = 0.03 }, "MinSeparation"},
 		{"negative clearance", func(c *Config) { c.PathClearance = -0.01 }, "PathClearance"},
+		{"unknown goal colour", func(c *Config) { c.GoalColor = "green" }, "GoalColor"},
+		{"goal colour on between", func(c *Config) { c.Task, c.GoalColor = ReachBetween, "red" }, "GoalColor"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,6 +228,62 @@ func TestExpertReachColor(t *testing.T) {
 	}
 }
 
+func TestExpertReachBetween(t *testing.T) {
+	cfg := DefaultConfig(ReachBetween)
+	env, _ := New(cfg)
+	x := DefaultExpert()
+	const n = 100
+	ok, redFail := 0, 0
+	for seed := int64(0); seed < n; seed++ {
+		info, o := runExpert(env, seed, x.Act)
+		if o.Instruction != InstructionBetween || o.NumTargets != 2 {
+			t.Fatalf("seed %d: instruction %q, %d targets", seed, o.Instruction, o.NumTargets)
+		}
+		m := o.Goal()
+		for k := 0; k < 3; k++ {
+			if math.Abs(m[k]-(o.Targets[0][k]+o.Targets[1][k])/2) > 1e-12 || m != env.Goal() {
+				t.Fatalf("seed %d: goal %v is not the midpoint of %v (env %v)", seed, m, o.Targets, env.Goal())
+			}
+		}
+		if info.Success {
+			ok++
+			if dist(o.EEPos, m) >= cfg.SuccessRadius || info.Hold != cfg.HoldSteps {
+				t.Errorf("seed %d: success %g m from the midpoint after holding %d steps", seed, dist(o.EEPos, m), info.Hold)
+			}
+		}
+		// Reaching for the red target, as a REACH-COLOR policy would, fails.
+		red := o.Targets[0]
+		if winfo, _ := runExpert(env, seed, func(o Obs) [7]float64 { return x.ActToward(o, red) }); winfo.Failure && !winfo.Success {
+			redFail++
+		}
+	}
+	t.Logf("REACH-BETWEEN expert success %d/%d; red-target policy failed %d/%d", ok, n, redFail, n)
+	if ok < 90 {
+		t.Errorf("REACH-BETWEEN expert success %d/%d, want >= 90", ok, n)
+	}
+	if redFail != n {
+		t.Errorf("red-target policy failed only %d/%d episodes", redFail, n)
+	}
+}
+
+// TestGoalColor checks that GoalColor fixes the instruction and leaves
+// the targets of each seed as they were.
+func TestGoalColor(t *testing.T) {
+	free, _ := New(DefaultConfig(ReachColor))
+	for _, color := range []string{"red", "blue"} {
+		cfg := DefaultConfig(ReachColor)
+		cfg.GoalColor = color
+		env, _ := New(cfg)
+		want := map[string]string{"red": InstructionRed, "blue": InstructionBlue}[color]
+		for seed := int64(0); seed < 20; seed++ {
+			o, f := env.Reset(seed), free.Reset(seed)
+			if o.Instruction != want || o.Targets != f.Targets {
+				t.Fatalf("%s, seed %d: instruction %q (want %q), targets %v (free draw %v)", color, seed, o.Instruction, want, o.Targets, f.Targets)
+			}
+		}
+	}
+}
+
 // TestHoldAndStop checks that ReachColor needs HoldSteps consecutive steps
 // at the target, and that stepping a finished episode changes nothing.
 func TestHoldAndStop(t *testing.T) {
@@ -251,7 +309,7 @@ func TestHoldAndStop(t *testing.T) {
 }
 
 func TestObsVectors(t *testing.T) {
-	for _, task := range []Task{Reach, ReachColor} {
+	for _, task := range []Task{Reach, ReachColor, ReachBetween} {
 		env, _ := New(DefaultConfig(task))
 		o := env.Reset(3)
 		o, _, _, _ = env.Step(DefaultExpert().Act(o))
@@ -271,7 +329,11 @@ func TestObsVectors(t *testing.T) {
 			}
 		}
 		g := o.GoalIndex()
-		if v[29+g] != 1 || v[30-g] != 0 || v[31] != float32(o.NumTargets-1) {
+		if task == ReachBetween {
+			if v[29] != 0.5 || v[30] != 0.5 || v[31] != 1 {
+				t.Errorf("%v: instruction/task entries %v for %q", task, v[29:], o.Instruction)
+			}
+		} else if v[29+g] != 1 || v[30-g] != 0 || v[31] != float32(o.NumTargets-1) {
 			t.Errorf("%v: instruction/task entries %v for %q", task, v[29:], o.Instruction)
 		}
 		if task == Reach && (o.Instruction != InstructionReach || o.NumTargets != 1) {

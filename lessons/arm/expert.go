@@ -40,9 +40,9 @@ func DefaultExpert() Expert {
 }
 
 // Act returns the joint-position targets (rad) that move the end effector
-// toward the target named by o.Instruction, using only o.
+// toward the goal o.Instruction names (Obs.Goal), using only o.
 func (x Expert) Act(o Obs) [7]float64 {
-	return x.ActToward(o, o.Targets[o.GoalIndex()])
+	return x.ActToward(o, o.Goal())
 }
 
 // ActToward returns the joint-position targets (rad) that move the end

@@ -160,7 +160,7 @@ func RenderScene(cam Camera, q [7]float64, targets [][3]float64, task Task, size
 	// Targets.
 	for i, t := range targets {
 		col := ColorTarget
-		if task == ReachColor {
+		if task.TwoTargets() {
 			col = ColorRed
 			if i == 1 {
 				col = ColorBlue

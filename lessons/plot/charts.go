@@ -277,6 +277,22 @@ func BarChart(title string, labels []string, values []float64) *charts.Bar {
 	return bar
 }
 
+// GroupedBars plots several values per label side by side, one bar series
+// per Series: Series.Y[i] is its bar at labels[i] (Series.X is ignored).
+func GroupedBars(title, yName string, labels []string, series ...Series) *charts.Bar {
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(append(initOpts(title), charts.WithYAxisOpts(opts.YAxis{Name: yName}))...)
+	bar.SetXAxis(labels)
+	for _, s := range series {
+		data := make([]opts.BarData, len(s.Y))
+		for i, v := range s.Y {
+			data[i] = opts.BarData{Value: v}
+		}
+		bar.AddSeries(s.Name, data)
+	}
+	return bar
+}
+
 // ChartHTML renders a chart as a <div> and a script that draws it once
 // window.echarts exists (it waits up to 10 s for Init's script, then says
 // what to do instead of failing silently).

@@ -44,10 +44,7 @@ func NewArm(cfg arm.Config, images bool) (*Arm, error) {
 	if len(armStateNames) != arm.VectorDim {
 		return nil, fmt.Errorf("sim: arm state names (%d) disagree with arm.VectorDim (%d)", len(armStateNames), arm.VectorDim)
 	}
-	name := "arm-reach"
-	if cfg.Task == arm.ReachColor {
-		name = "arm-reach-color"
-	}
+	name := ArmName(cfg)
 	s := Spec{
 		Name: name, StateNames: armStateNames, ImageSize: 96,
 		ControlHz: 1 / cfg.ControlDt, MaxSteps: cfg.MaxSteps, ScoreName: "success",
@@ -140,15 +137,26 @@ func armObsFromVector(o Obs) (arm.Obs, error) {
 	return ao, nil
 }
 
+// ArmName names an arm task: "arm-reach", "arm-reach-color" (with
+// GoalColor, "arm-reach-red" or "arm-reach-blue") or "arm-reach-between".
+func ArmName(cfg arm.Config) string {
+	switch cfg.Task {
+	case arm.ReachColor:
+		if cfg.GoalColor != "" {
+			return "arm-reach-" + cfg.GoalColor
+		}
+		return "arm-reach-color"
+	case arm.ReachBetween:
+		return "arm-reach-between"
+	}
+	return "arm-reach"
+}
+
 // ArmFactory makes arm environments with the given task config and the
 // default expert.
 func ArmFactory(cfg arm.Config, images bool) Factory {
-	name := "arm-reach"
-	if cfg.Task == arm.ReachColor {
-		name = "arm-reach-color"
-	}
 	return Factory{
-		Name:      name,
+		Name:      ArmName(cfg),
 		NewEnv:    func() (Env, error) { return NewArm(cfg, images) },
 		NewExpert: func() Expert { return &ArmExpert{X: arm.DefaultExpert()} },
 	}

@@ -62,6 +62,33 @@ type hfModel struct {
 // Save writes the tokenizer as a Hugging Face tokenizer.json (WordPiece
 // model, BertNormalizer, BertPreTokenizer, WordPiece decoder), atomically.
 func (t *Tokenizer) Save(path string) error {
+	b, err := t.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokenizer-*.json")
+	if err != nil {
+		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// MarshalJSON is the tokenizer as a Hugging Face tokenizer.json, the bytes
+// Save writes (a model checkpoint can embed it).
+func (t *Tokenizer) MarshalJSON() ([]byte, error) {
 	yes := true
 	f := hfFile{
 		Version:       "1.0",
@@ -84,26 +111,9 @@ func (t *Tokenizer) Save(path string) error {
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
+		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokenizer-*.json")
-	if err != nil {
-		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("tokenizer: saving %s: %w", path, err)
-	}
-	return nil
+	return b, nil
 }
 
 // Load reads a tokenizer.json with a WordPiece model. The normalizer may be
@@ -116,6 +126,12 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
+	return Parse(b, path)
+}
+
+// Parse reads the bytes of a tokenizer.json as Load does; name (a file
+// name, say) is what its errors call the input.
+func Parse(b []byte, path string) (*Tokenizer, error) {
 	var f hfFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s is not a tokenizer.json: %w", path, err)
