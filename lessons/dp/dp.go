@@ -530,7 +530,10 @@ func (p *Policy) hasEMA() bool {
 // UseEMA and they exist. cond is the observation condition: the
 // observations [n, To·S] of a state-based policy, the encoder's output
 // (see encoder) for a vision policy, computed once per chunk rather than
-// at every denoising step.
+// at every denoising step. It compiles one graph per batch size n, with no
+// limit on how many: a batched evaluation (Batch, eval.RunScheduled)
+// queries whichever of its episodes are due, so 50 episodes under latency
+// ask for more than GoMLX's default of 32 sizes.
 func (p *Policy) exec() (*model.Exec, error) {
 	ema := p.UseEMA && p.hasEMA()
 	p.mu.Lock()
@@ -547,6 +550,7 @@ func (p *Policy) exec() (*model.Exec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dp: %w", err)
 	}
+	e.SetMaxCache(-1) // at most one graph per episode count of a batched evaluation
 	if p.execs == nil {
 		p.execs = map[bool]*model.Exec{}
 	}

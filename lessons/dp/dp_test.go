@@ -225,6 +225,29 @@ func TestBatchMatchesActors(t *testing.T) {
 	}
 }
 
+// TestBatchSizes: a batched evaluation may query any number of its
+// episodes at a step, so a Batch of 40 samples for every count from 1 to
+// 40, past GoMLX's default cache of 32 compiled graphs (measured: 50 arm
+// episodes at 250 ms failed with "maximum cache size of 32 reached").
+func TestBatchSizes(t *testing.T) {
+	p, _ := toyPolicy(t, NetworkMLP, 2, "")
+	const n = 40
+	b := p.NewBatch(n)
+	for k := 1; k <= n; k++ {
+		eps, obs := make([]int, k), make([]sim.Obs, k)
+		for i := range eps {
+			eps[i], obs[i] = i, sim.Obs{State: []float32{0, -1}}
+		}
+		got, err := b.PredictChunks(eps, obs)
+		if err != nil {
+			t.Fatalf("%d episodes: %v", k, err)
+		}
+		if len(got) != k {
+			t.Fatalf("%d episodes: %d chunks", k, len(got))
+		}
+	}
+}
+
 // readPolicyJSON reads a checkpoint's policy.json as a generic document
 // (for tests that edit it), and its bytes.
 func readPolicyJSON(t *testing.T, path string) (map[string]any, []byte) {

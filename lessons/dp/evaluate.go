@@ -46,7 +46,8 @@ func Score(scores []float64, last int) (maxScore, meanLast float64, err error) {
 	return maxScore, meanLast / float64(len(tail)), nil
 }
 
-// PushTRow is one policy's Push-T result for PushTTable.
+// PushTRow is one policy's result for PushTTable (Push-T) or Table (any
+// task).
 type PushTRow struct {
 	Name         string
 	Steps        int     // training steps
@@ -55,6 +56,18 @@ type PushTRow struct {
 	MeanLast     float64 // mean of the last Last evaluations (Score)
 	Last         int
 	Success      float64 // success rate (coverage > 0.95) of the last evaluation
+}
+
+// Table is a Markdown table of our rows alone (PushTTable adds the
+// paper's), for tasks the paper has no figures for.
+func Table(rows ...PushTRow) string {
+	var sb strings.Builder
+	sb.WriteString("| policy | steps | train time | max score | mean of last evaluations | success (last evaluation) |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "| ours: %s | %d | %.0f s | %.3f | %.3f (last %d) | %.0f%% |\n", r.Name, r.Steps, r.TrainSeconds,
+			r.MaxScore, r.MeanLast, r.Last, 100*r.Success)
+	}
+	return sb.String()
 }
 
 // PaperPushTState is Diffusion Policy's Table 1 for Push-T from state
@@ -67,11 +80,7 @@ var PaperPushTState = []struct {
 // PushTTable is a Markdown table of our rows beside the paper's.
 func PushTTable(rows ...PushTRow) string {
 	var sb strings.Builder
-	sb.WriteString("| policy | steps | train time | max score | mean of last evaluations | success (last evaluation) |\n|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&sb, "| ours: %s | %d | %.0f s | %.3f | %.3f (last %d) | %.0f%% |\n", r.Name, r.Steps, r.TrainSeconds,
-			r.MaxScore, r.MeanLast, r.Last, 100*r.Success)
-	}
+	sb.WriteString(Table(rows...))
 	for _, p := range PaperPushTState {
 		fmt.Fprintf(&sb, "| paper: %s | | | %.2f | %.2f (last 10) | |\n", p.Name, p.Max, p.MeanLast)
 	}

@@ -1,10 +1,13 @@
 package dp
 
 import (
+	"errors"
+	"fmt"
 	"image"
 
 	"github.com/gomlx/compute"
 
+	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/trainer"
 )
@@ -43,4 +46,26 @@ func Train(b compute.Backend, cfg Config, images func(state []float32) (*image.R
 	}
 	h, err := trainer.Train(p, tc)
 	return p, h, err
+}
+
+// LoadOrTrain loads the newest checkpoint in tc.Dir, or, when it holds
+// none, trains there a state-based policy of cfg as Train does, on the
+// demonstrations demos returns (called only then), as bc.LoadOrTrain does
+// for BC. A checkpoint is loaded whatever its config and steps: delete the
+// directory to train afresh.
+func LoadOrTrain(b compute.Backend, cfg Config, demos func() (*data.Dataset, error), tc trainer.Config) (*Policy, error) {
+	if latest, err := checkpoint.Latest(tc.Dir); err == nil {
+		return Load(b, latest)
+	} else if !errors.Is(err, checkpoint.ErrNone) {
+		return nil, fmt.Errorf("dp: %w", err)
+	}
+	ds, err := demos()
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := Train(b, cfg, nil, ds, tc)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

@@ -4,6 +4,7 @@
 // notebook cell affords.
 //
 //	go run ./lessons/cmd/chunking                        # the diffusion policy of make dp-pusht on Push-T
+//	go run ./lessons/cmd/chunking -env arm-reach         # the diffusion policy of make dp-arm on the arm
 //	go run ./lessons/cmd/chunking -policy bc -env arm-reach
 //	go run ./lessons/cmd/chunking -latency 0,150ms,450ms -executors chapter,async
 //
@@ -48,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	policy := fs.String("policy", "dp", "dp (a diffusion policy checkpoint) or bc (the lesson's chunked BC, trained on first use)")
 	envName := fs.String("env", "pusht", "pusht or arm-reach")
-	ckpt := fs.String("ckpt", "", "checkpoint directory (default: out/checkpoints/dp-pusht-cpu for dp, out/checkpoints/bc-chunk16-<env> for bc)")
+	ckpt := fs.String("ckpt", "", "checkpoint directory (default: out/checkpoints/dp-pusht-cpu or dp-arm-reach for dp, out/checkpoints/bc-chunk16-<env> for bc)")
 	episodes := fs.Int("episodes", 50, "seeded episodes per executor and latency")
 	maxSteps := fs.Int("max-steps", 0, "episode length limit (0: the environment's)")
 	latencies := fs.String("latency", "0,250ms", "comma-separated simulated inference latencies")
@@ -111,6 +112,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dir := *ckpt
 		if dir == "" {
 			dir = filepath.Join(root, "out", "checkpoints", "dp-pusht-cpu")
+			if *envName == "arm-reach" {
+				dir = filepath.Join(root, "out", "checkpoints", "dp-arm-reach")
+			}
 		}
 		p, which, err := chunking.LoadDiffusion(b, dir)
 		if err != nil {

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/chunking"
 )
 
 // TestRun trains a small chunked BC for the arm and compares two executors
@@ -41,5 +44,28 @@ func TestRun(t *testing.T) {
 		if err := run(bad, &stdout, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// TestRunDiffusionArm compares two executors on a diffusion policy of the
+// arm (chunking.ArmDiffusion, a few steps) loaded from its checkpoint.
+func TestRunDiffusionArm(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := chunking.ArmDiffusion(backend.MustNew(), dir, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-policy", "dp", "-env", "arm-reach", "-ckpt", dir, "-episodes", "2", "-max-steps", "12",
+		"-executors", "chapter,ensemble", "-latency", "0"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"diffusion policy " + dir, "| DP, arm-reach | temporal ensemble (m = 0.01) | 0 ms | 0 |"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in the output:\n%s", want, stdout.String())
+		}
+	}
+	if err := run([]string{"-policy", "dp", "-env", "pusht", "-ckpt", dir}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "32-D observations") {
+		t.Errorf("the arm's policy on Push-T: %v", err)
 	}
 }

@@ -1,12 +1,20 @@
 // Command dptrain trains a diffusion policy (or, for contrast, the BC MLP)
 // on Push-T demonstrations from our scripted expert and scores it with
 // Diffusion Policy's protocol: the 4.2.3 notebook's Push-T experiment from
-// a terminal, for runs longer than a notebook cell.
+// a terminal, for runs longer than a notebook cell. With -env arm-reach it
+// trains on the arm's REACH demonstrations instead (the policy of section
+// 4.2.6's comparison, make dp-arm).
 //
 //	go run ./lessons/cmd/dptrain                                   # dp.CPUConfig, 50 seeded episodes
 //	go run ./lessons/cmd/dptrain -policy bc                        # the BC MLP on the same demos and seeds
+//	go run ./lessons/cmd/dptrain -env arm-reach -config arm        # chunking.ArmDiffusionConfig on arm REACH
 //	GOMLX_BACKEND=xla:cuda go run ./lessons/cmd/dptrain -config default -steps 20000 -batch 256
 //	GOMLX_BACKEND=xla:cuda go run ./lessons/cmd/dptrain -vision gpu   # the image-based policy (dp.VisionGPUConfig)
+//
+// On the arm, BC predicts joint targets relative to the joint positions
+// (bc.Config.RelativeTo = [0..6]) and the diffusion policy absolute ones
+// (see chunking.ArmDiffusionConfig); an episode scores 1 when it reaches
+// its target, so the score is the success rate.
 //
 // With -vision the policy sees, per observation step, a camera image and
 // the agent's position (the first two elements of the 5-D state, so it
@@ -38,8 +46,10 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/policylab/policylab/lessons/arm"
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/bc"
+	"github.com/policylab/policylab/lessons/chunking"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/dp"
@@ -52,6 +62,7 @@ import (
 type Result struct {
 	Backend      string          `json:"backend"`
 	Policy       string          `json:"policy"`
+	Env          string          `json:"env"`
 	Vision       string          `json:"vision,omitempty"`
 	Config       json.RawMessage `json:"config"`
 	Obs          string          `json:"obs"`
@@ -84,7 +95,8 @@ func run(args []string, stdout io.Writer) error {
 	flag := flag.NewFlagSet("dptrain", flag.ContinueOnError)
 	var (
 		policy   = flag.String("policy", "dp", "dp (diffusion policy) or bc (the chapter's BC MLP, one action per step)")
-		config   = flag.String("config", "cpu", "dp config: cpu (dp.CPUConfig), default (dp.DefaultConfig, the paper's) or chapter (dp.ChapterConfig)")
+		envName  = flag.String("env", "pusht", "pusht or arm-reach")
+		config   = flag.String("config", "cpu", "dp config: cpu (dp.CPUConfig), default (dp.DefaultConfig, the paper's), chapter (dp.ChapterConfig) or arm (chunking.ArmDiffusionConfig)")
 		network  = flag.String("network", "", "override the noise predictor: mlp or unet")
 		down     = flag.String("down", "", "override the U-Net widths, e.g. 64,128,256")
 		hidden   = flag.Int("hidden", 0, "override the MLP width")
@@ -113,6 +125,19 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	set := given(flag)
+	isArm := false
+	switch *envName {
+	case "pusht":
+	case "arm-reach":
+		isArm = true
+		for _, name := range []string{"obs", "vision"} {
+			if set[name] {
+				return fmt.Errorf("-%s is for -env pusht", name)
+			}
+		}
+	default:
+		return fmt.Errorf("-env %q: want pusht or arm-reach", *envName)
+	}
 	var visionCfg dp.Config
 	switch *vision {
 	case "none":
@@ -158,8 +183,10 @@ func run(args []string, stdout io.Writer) error {
 		cfg = dp.DefaultConfig()
 	case "chapter":
 		cfg = dp.ChapterConfig()
+	case "arm":
+		cfg = chunking.ArmDiffusionConfig()
 	default:
-		return fmt.Errorf("-config %q: want cpu, default or chapter", *config)
+		return fmt.Errorf("-config %q: want cpu, default, chapter or arm", *config)
 	}
 	if v := visionCfg.Vision; v != nil {
 		if !set["config"] {
@@ -217,12 +244,15 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, backend.Describe())
 	if *scoreDir != "" {
-		return scoreCheckpoints(b, *scoreDir, *evalN, *last, stdout)
+		return scoreCheckpoints(b, *scoreDir, isArm, *evalN, *last, stdout)
 	}
 
 	// Evaluation environments give no images: a vision policy renders
 	// each observation from its state, as its training frames were.
 	f := sim.PushTFactory(kind, false)
+	if isArm {
+		f, *obsKind = armFactory(), "state"
+	}
 	t0 := time.Now()
 	ds, err := data.Generate(f, *demos, *seed, data.GenOptions{OnlySuccessful: true})
 	if err != nil {
@@ -235,7 +265,7 @@ func run(args []string, stdout io.Writer) error {
 	tc.LearningRate, tc.WeightDecay = *lr, *wd
 	tc.WarmupSteps = min(500, *steps/10)
 	tc.EvalEvery = *evalEach
-	res := Result{Backend: backend.Chosen().Config, Policy: *policy, Obs: *obsKind, Demos: *demos, Steps: *steps, BatchSize: *batch,
+	res := Result{Backend: backend.Chosen().Config, Policy: *policy, Env: f.Name, Obs: *obsKind, Demos: *demos, Steps: *steps, BatchSize: *batch,
 		LearningRate: *lr, Episodes: *evalN, Last: *last}
 	if cfg.Vision != nil {
 		res.Vision = *vision
@@ -263,7 +293,9 @@ func run(args []string, stdout io.Writer) error {
 		// As notebook 4.2.2: targets relative to the agent's position.
 		bcfg := bc.DefaultConfig()
 		bcfg.RelativeTo = []int{18, 19}
-		if kind == sim.PushTState {
+		if isArm {
+			bcfg.RelativeTo = armJoints
+		} else if kind == sim.PushTState {
 			bcfg.RelativeTo = []int{0, 1}
 		}
 		p, err := bc.NewMLP(b, bcfg)
@@ -305,7 +337,11 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	res.FinalSuccess = res.EvalSuccess[len(res.EvalSuccess)-1]
-	fmt.Fprint(stdout, dp.PushTTable(res.Row()))
+	if isArm {
+		fmt.Fprint(stdout, dp.Table(res.Row()))
+	} else {
+		fmt.Fprint(stdout, dp.PushTTable(res.Row()))
+	}
 	if *jsonOut != "" {
 		buf, _ := json.MarshalIndent(res, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(buf, '\n'), 0o644); err != nil {
@@ -322,6 +358,13 @@ func given(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
+// armJoints are the arm state's joint positions, to which BC's joint
+// targets are relative.
+var armJoints = []int{0, 1, 2, 3, 4, 5, 6}
+
+// armFactory is arm REACH, as section 4.2.6 runs it.
+func armFactory() sim.Factory { return sim.ArmFactory(arm.DefaultConfig(arm.Reach), false) }
+
 // Row is the result as a row of dp.PushTTable.
 func (r *Result) Row() dp.PushTRow {
 	name := r.Policy
@@ -333,9 +376,10 @@ func (r *Result) Row() dp.PushTRow {
 }
 
 // scoreCheckpoints loads every ckpt-* of dir (a state or vision diffusion
-// policy) and scores it with dp.Evaluate on episodes seeded episodes, then
-// prints the paper's summary over them (max, mean of the last `last`).
-func scoreCheckpoints(b compute.Backend, dir string, episodes, last int, stdout io.Writer) error {
+// policy, of arm REACH when isArm) and scores it with dp.Evaluate on
+// episodes seeded episodes, then prints the paper's summary over them (max,
+// mean of the last `last`).
+func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, stdout io.Writer) error {
 	cks, err := filepath.Glob(filepath.Join(dir, "ckpt-*"))
 	if err != nil || len(cks) == 0 {
 		return fmt.Errorf("-score %s: no ckpt-* checkpoints there", dir)
@@ -350,11 +394,13 @@ func scoreCheckpoints(b compute.Backend, dir string, episodes, last int, stdout 
 		if err != nil {
 			return err
 		}
-		kind := sim.PushTKeypoints
-		if p.Config().StateDim == 5 {
-			kind = sim.PushTState
+		f := sim.PushTFactory(sim.PushTKeypoints, false)
+		if isArm {
+			f = armFactory()
+		} else if p.Config().StateDim == 5 {
+			f = sim.PushTFactory(sim.PushTState, false)
 		}
-		r, err := dp.Evaluate(p, sim.PushTFactory(kind, false), episodes)
+		r, err := dp.Evaluate(p, f, episodes)
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,40 @@ func TestStateSmoke(t *testing.T) {
 	}
 }
 
+// TestArmSmoke runs both policies on arm REACH at toy sizes: BC's joint
+// targets relative to the joint positions, the diffusion policy's
+// absolute, our rows without the paper's Push-T figures.
+func TestArmSmoke(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		relative int // joint targets relative to this many state elements
+		args     []string
+	}{
+		{"dp", 0, []string{"-config", "arm", "-down", "16,32", "-demos", "4", "-steps", "4", "-batch", "8", "-eval-every", "2", "-episodes", "2", "-last", "2"}},
+		{"bc", 7, []string{"-policy", "bc", "-demos", "4", "-steps", "20", "-eval-every", "10", "-episodes", "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.json")
+			var buf bytes.Buffer
+			if err := run(append(tc.args, "-env", "arm-reach", "-json", out), &buf); err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			r := readResult(t, out)
+			var cfg struct {
+				RelativeTo []int `json:"relative_to"`
+				StateDim   int   `json:"state_dim"`
+			}
+			if err := json.Unmarshal(r.Config, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if r.Env != "arm-reach" || r.Policy != tc.name || len(r.EvalScore) != 2 || len(cfg.RelativeTo) != tc.relative ||
+				cfg.StateDim != 32 || !strings.Contains(buf.String(), "| ours: "+tc.name+" |") || strings.Contains(buf.String(), "paper:") {
+				t.Fatalf("result %+v, config %s, output:\n%s", r, r.Config, buf.String())
+			}
+		})
+	}
+}
+
 func TestStateBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -89,6 +123,9 @@ func TestStateBadFlags(t *testing.T) {
 		{[]string{"-obs", "pixels"}, "pixels"},
 		{[]string{"-down", "64,x"}, "64,x"},
 		{[]string{"-network", "rnn"}, "rnn"},
+		{[]string{"-env", "moon"}, "moon"},
+		{[]string{"-env", "arm-reach", "-obs", "state"}, "-obs is for -env pusht"},
+		{[]string{"-env", "arm-reach", "-vision", "cpu"}, "-vision is for -env pusht"},
 	} {
 		var buf bytes.Buffer
 		if err := run(tc.args, &buf); err == nil || !strings.Contains(err.Error(), tc.want) {
