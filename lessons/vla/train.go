@@ -9,7 +9,6 @@ import (
 
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
-	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
 )
 
@@ -67,9 +66,4 @@ func (p *Policy) pretrainedOnly() error {
 		}
 	}
 	return nil
-}
-
-// blank is an observation of the right shape, for building graphs.
-func blank() []sim.Obs {
-	return []sim.Obs{{State: make([]float32, 32)}}
 }
