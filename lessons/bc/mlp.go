@@ -120,9 +120,55 @@ type Policy struct {
 	images     func(state []float32) (*image.RGBA, error)
 	imageCache map[int][]float32 // resized [size, size, 3] image of each dataset frame
 
+	// net is the MLP's network and loss (NewMLPWith); zero fields are
+	// the chapter's (MLPForward, MSE).
+	net Network
+
 	mu   sync.Mutex
 	exec *model.Exec
 }
+
+// Network is what an MLP policy computes: its network and its training
+// loss. NewMLPWith takes one, so that other code (an exercise's student
+// functions) can stand in for the chapter's while everything else (data,
+// normalizers, relative actions, the one training loop, checkpoints,
+// evaluation) stays the policy's. A nil field means the chapter's.
+type Network struct {
+	// Forward maps normalized observations obs [batch, StateDim] to
+	// predictions [batch, out], out = Chunk·ActionDim (normalized actions,
+	// actions t..t+Chunk-1 one after the other), with hidden = Config.Hidden.
+	// Its variables live under scope. To keep checkpoints loadable by Load,
+	// which rebuilds the policy with MLPForward, name them as MLPForward
+	// does.
+	Forward func(scope *model.Scope, obs *Node, hidden, out int) *Node
+	// Loss is the scalar training loss of pred and target, both
+	// [batch, Chunk·ActionDim] (normalized).
+	Loss func(pred, target *Node) *Node
+}
+
+// ChapterNetwork is the chapter's BCPolicy network (MLPForward) and loss
+// (MSE): what NewMLP uses.
+func ChapterNetwork() Network { return Network{Forward: MLPForward, Loss: MSE} }
+
+// MLPForward is the chapter's BCPolicy network on obs [batch, in]:
+//
+//	encoder: Linear(in → hidden), ReLU, Linear(hidden → hidden), ReLU
+//	head:    Linear(hidden → hidden), ReLU, Linear(hidden → out)
+//
+// → [batch, out]. Its linear layers are layers.DenseWithBias in scopes
+// "encoder/0", "encoder/1", "head/0" and "head/1" under scope, each with
+// variables "dense/weights" [n, m] and "dense/biases" [m].
+func MLPForward(scope *model.Scope, obs *Node, hidden, out int) *Node {
+	enc, head := scope.In("encoder"), scope.In("head")
+	h := activation.Relu(layers.DenseWithBias(enc.In("0"), obs, hidden))
+	h = activation.Relu(layers.DenseWithBias(enc.In("1"), h, hidden))
+	h = activation.Relu(layers.DenseWithBias(head.In("0"), h, hidden))
+	return layers.DenseWithBias(head.In("1"), h, out)
+}
+
+// MSE is the chapter's loss (PyTorch's nn.MSELoss()): the mean over every
+// element of (pred − target)², a scalar.
+func MSE(pred, target *Node) *Node { return ReduceAllMean(Square(Sub(pred, target))) }
 
 // NewMLP makes an untrained policy on a backend.
 func NewMLP(b compute.Backend, cfg Config) (*Policy, error) {
@@ -136,6 +182,19 @@ func NewMLP(b compute.Backend, cfg Config) (*Policy, error) {
 		return nil, errors.New("bc: a vision config needs NewVision (it needs the image renderer)")
 	}
 	return &Policy{cfg: cfg, backend: b, store: model.NewStore()}, nil
+}
+
+// NewMLPWith is NewMLP with another network or loss in place of the
+// chapter's (a nil field of net keeps the chapter's). The policy trains,
+// checkpoints, resumes and acts as NewMLP's does; its checkpoints load
+// with Load when net.Forward names its variables as MLPForward does.
+func NewMLPWith(b compute.Backend, cfg Config, net Network) (*Policy, error) {
+	p, err := NewMLP(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.net = net
+	return p, nil
 }
 
 // NewVision makes the chapter's VisionBCPolicy. images renders the camera
@@ -226,11 +285,11 @@ func (p *Policy) forward(scope *model.Scope, obs *Node, images *Node) *Node {
 	if p.cfg.Vision != nil {
 		return p.visionForward(scope, obs, images)
 	}
-	enc, head := scope.In("encoder"), scope.In("head")
-	h := activation.Relu(layers.DenseWithBias(enc.In("0"), obs, p.cfg.Hidden))
-	h = activation.Relu(layers.DenseWithBias(enc.In("1"), h, p.cfg.Hidden))
-	h = activation.Relu(layers.DenseWithBias(head.In("0"), h, p.cfg.Hidden))
-	return layers.DenseWithBias(head.In("1"), h, p.cfg.Chunk*p.cfg.ActionDim)
+	forward := p.net.Forward
+	if forward == nil {
+		forward = MLPForward
+	}
+	return forward(scope, obs, p.cfg.Hidden, p.cfg.Chunk*p.cfg.ActionDim)
 }
 
 // Kind implements trainer.Trainable: "bc-mlp" or "bc-vision".
@@ -291,14 +350,18 @@ func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 }
 
 // LossGraph implements trainer.Trainable: the chapter's MSE between the
-// predicted and the demonstrated (normalized) actions.
+// predicted and the demonstrated (normalized) actions (or the loss of
+// NewMLPWith's network).
 func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	var images *Node
 	if len(inputs) > 2 {
 		images = inputs[2]
 	}
 	pred := p.forward(scope, inputs[0], images)
-	return ReduceAllMean(Square(Sub(pred, inputs[1])))
+	if p.net.Loss != nil {
+		return p.net.Loss(pred, inputs[1])
+	}
+	return MSE(pred, inputs[1])
 }
 
 // Meta implements trainer.Trainable.

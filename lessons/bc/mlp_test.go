@@ -3,10 +3,14 @@ package bc
 import (
 	"os"
 
-	"github.com/gomlx/compute"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/policylab/policylab/lessons/arm"
 	"github.com/policylab/policylab/lessons/backend"
@@ -146,5 +150,79 @@ func TestStateBCLearnsReach(t *testing.T) {
 		if a1[0][i] != a2[0][i] {
 			t.Fatalf("reloaded policy acts differently: %v vs %v", a1[0], a2[0])
 		}
+	}
+}
+
+// TestNewMLPWith: a policy made with the chapter's network trains exactly
+// as NewMLP's; another network and loss are the ones that run (in
+// training, and when acting), and its checkpoint resumes.
+func TestNewMLPWith(t *testing.T) {
+	b := mustBackend(t)
+	ds, _ := armData(t, 10)
+	cfg := DefaultConfig()
+	cfg.Hidden = 16
+	tc := trainer.DefaultConfig()
+	tc.Steps, tc.BatchSize, tc.WarmupSteps = 5, 16, 0
+	train := func(net *Network, tc trainer.Config) (*Policy, *trainer.History) {
+		t.Helper()
+		p, err := NewMLP(b, cfg)
+		if net != nil {
+			p, err = NewMLPWith(b, cfg, *net)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Fit(ds, 0.2, 1); err != nil {
+			t.Fatal(err)
+		}
+		h, err := trainer.Train(p, tc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, h
+	}
+	_, chapter := train(nil, tc)
+	chapterNet := ChapterNetwork()
+	_, with := train(&chapterNet, tc)
+	for i := range chapter.TrainLoss {
+		if chapter.TrainLoss[i] != with.TrainLoss[i] {
+			t.Fatalf("step %d: loss %v with ChapterNetwork's functions, %v with NewMLP", i+1, with.TrainLoss[i], chapter.TrainLoss[i])
+		}
+	}
+
+	// Another network (one linear layer) and loss (mean absolute error).
+	var forwards, losses int
+	net := Network{
+		Forward: func(scope *model.Scope, obs *graph.Node, hidden, out int) *graph.Node {
+			forwards++
+			return layers.DenseWithBias(scope.In("linear"), obs, out)
+		},
+		Loss: func(pred, target *graph.Node) *graph.Node {
+			losses++
+			return graph.ReduceAllMean(graph.Abs(graph.Sub(pred, target)))
+		},
+	}
+	tc.Dir = filepath.Join(t.TempDir(), "ckpt")
+	p, h := train(&net, tc)
+	if forwards == 0 || losses == 0 {
+		t.Errorf("training built the network %d times and the loss %d times: the chapter's ran instead", forwards, losses)
+	}
+	if h.TrainLoss[0] == chapter.TrainLoss[0] {
+		t.Error("the other network trained to the chapter's loss")
+	}
+	for v := range p.Store().IterVariables() {
+		if strings.Contains(v.Path(), "/encoder/") {
+			t.Errorf("variable %s: the chapter's network was built", v.Path())
+		}
+	}
+	env, _ := sim.NewArm(arm.DefaultConfig(arm.Reach), false)
+	built := forwards
+	if _, err := p.PredictActionChunk(env.Reset(3)); err != nil || forwards != built+1 {
+		t.Errorf("acting: %v; the network was built %d times, want once more than training's %d", err, forwards, built)
+	}
+	// Resuming from the checkpoint keeps the network.
+	tc.Steps = 8
+	if _, h := train(&net, tc); h.ResumedFrom != 5 {
+		t.Errorf("resumed from step %d, want 5", h.ResumedFrom)
 	}
 }

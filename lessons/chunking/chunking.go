@@ -72,6 +72,14 @@ type Config struct {
 	// query made at step j is answered at step j+Delay (see DelayFor).
 	// Live measures real latency and needs Delay 0.
 	Delay int `json:"delay"`
+	// Ensembler, when set, replaces the built-in ACT average of an
+	// Ensemble executor: hands-on exercise 5 plugs a student's temporal
+	// ensembling in here, so the executors, Run and Live use it. At every
+	// step it gets every chunk the executor holds, oldest first (some may
+	// no longer cover the step, and it must not modify them), the step,
+	// and M; it returns the action for the step, or nil when no chunk
+	// covers it. Nil means the built-in. Read only with Ensemble.
+	Ensembler func(chunks []Chunk, step int, m float64) []float32 `json:"-"`
 	// Hold gives the action sent before the first chunk of an episode
 	// arrives (under latency). Nil means sim.Spec.HoldAction of the
 	// environment given to SetSpec. Later, when no fresh action is ready,
@@ -170,6 +178,13 @@ func DelayFor(latency, controlHz float64) int {
 		return 0
 	}
 	return int(math.Ceil(periods-1e-9)) - 1
+}
+
+// Chunk is a chunk as a Config.Ensembler sees it: Actions[i] is the
+// action planned for control step Start+i.
+type Chunk struct {
+	Start   int
+	Actions [][]float32
 }
 
 // plan is a chunk being executed: actions[i] is for step start+i.
@@ -344,7 +359,10 @@ func (e *Executor) next(obs sim.Obs) ([]float32, error) {
 	var a []float32
 	var newest *plan
 	if e.cfg.Async || !e.inflight {
-		a, newest = e.fromPlans()
+		var err error
+		if a, newest, err = e.fromPlans(); err != nil {
+			return nil, err
+		}
 	}
 	fresh := a != nil
 	if !fresh {
@@ -369,16 +387,19 @@ func (e *Executor) next(obs sim.Obs) ([]float32, error) {
 
 // fromPlans is the planned action for step k and the newest chunk it
 // comes from; nil when no chunk covers k.
-func (e *Executor) fromPlans() ([]float32, *plan) {
+func (e *Executor) fromPlans() ([]float32, *plan, error) {
 	if len(e.plans) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if !e.cfg.Ensemble {
 		p := e.plans[len(e.plans)-1]
 		if !p.covers(e.k) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return p.actions[e.k-p.start], p
+		return p.actions[e.k-p.start], p, nil
+	}
+	if e.cfg.Ensembler != nil {
+		return e.fromEnsembler()
 	}
 	// ACT: w_i = exp(-m·i) over the predictions for this step, i = 0 the
 	// oldest; the weighted mean of them.
@@ -403,13 +424,37 @@ func (e *Executor) fromPlans() ([]float32, *plan) {
 		i++
 	}
 	if sum == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	out := make([]float32, len(sum))
 	for d := range sum {
 		out[d] = float32(sum[d] / wsum)
 	}
-	return out, newest
+	return out, newest, nil
+}
+
+// fromEnsembler is fromPlans with Config.Ensembler: it checks that the
+// ensembler answers exactly when a chunk covers step k, with an action
+// of the chunks' size.
+func (e *Executor) fromEnsembler() ([]float32, *plan, error) {
+	chunks := make([]Chunk, len(e.plans))
+	var newest *plan
+	for i, p := range e.plans {
+		chunks[i] = Chunk{Start: p.start, Actions: p.actions}
+		if p.covers(e.k) {
+			newest = p
+		}
+	}
+	a := e.cfg.Ensembler(chunks, e.k, e.cfg.M)
+	switch {
+	case newest == nil && len(a) > 0:
+		return nil, nil, fmt.Errorf("chunking: Config.Ensembler returned %v at step %d, where no chunk covers the step (want nil)", a, e.k)
+	case newest == nil:
+		return nil, nil, nil
+	case len(a) != len(newest.actions[0]):
+		return nil, nil, fmt.Errorf("chunking: Config.Ensembler returned %d values at step %d, want %d (the chunks' action size)", len(a), e.k, len(newest.actions[0]))
+	}
+	return a, newest, nil
 }
 
 // canHold reports whether hold has an action to send.

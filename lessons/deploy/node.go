@@ -35,6 +35,34 @@ type NodeConfig struct {
 	// Record keeps every control period's record in the report (for
 	// plots); otherwise only the statistics.
 	Record bool
+	// Command, when set, builds the trajectory a control period publishes
+	// from the joint state acted on, the policy's action (for JointNames,
+	// in order), the time and Ahead; an error skips the period (counted in
+	// Errors). Hands-on exercise 4 plugs a student's control step in here.
+	// Nil builds the chapter's message (ChapterCommand).
+	Command func(state *msg.JointState, action []float32, now time.Time, ahead time.Duration) (*msg.JointTrajectory, error)
+	// Encode, when set, serializes the trajectory in place of msg.Marshal
+	// (exercise 4 plugs a student's CDR encoder in here): the bytes go on
+	// the wire as they are, and the robot decodes them with package msg.
+	Encode func(*msg.JointTrajectory) []byte
+}
+
+// ChapterCommand is the chapter's trajectory: stamped now in base_link,
+// for JointNames, one point ahead with the action as joint positions.
+// The node publishes it unless NodeConfig.Command is set.
+func ChapterCommand(_ *msg.JointState, action []float32, now time.Time, ahead time.Duration) (*msg.JointTrajectory, error) {
+	if len(action) != len(JointNames) {
+		return nil, fmt.Errorf("policy returned %d actions, want %d", len(action), len(JointNames))
+	}
+	tr := &msg.JointTrajectory{
+		Header:     msg.Header{Stamp: msg.TimeFrom(now), FrameID: "base_link"},
+		JointNames: JointNames,
+		Points:     []msg.JointTrajectoryPoint{{Positions: make([]float64, len(action)), TimeFromStart: msg.DurationFrom(ahead)}},
+	}
+	for i, a := range action {
+		tr.Points[0].Positions[i] = float64(a)
+	}
+	return tr, nil
 }
 
 // DefaultNodeConfig is the chapter's node: 10 Hz, one point 100 ms ahead.
@@ -335,15 +363,25 @@ func (p *PolicyNode) loop(ctx context.Context, pub *ros2.Publisher[msg.JointTraj
 			note("policy: %v", err)
 			continue
 		}
-		tr := &msg.JointTrajectory{
-			Header:     msg.Header{Stamp: msg.TimeFrom(time.Now()), FrameID: "base_link"},
-			JointNames: JointNames,
-			Points:     []msg.JointTrajectoryPoint{{Positions: make([]float64, 7), TimeFromStart: msg.DurationFrom(p.cfg.Ahead)}},
+		command := ChapterCommand
+		if p.cfg.Command != nil {
+			command = p.cfg.Command
 		}
-		for i, a := range act {
-			tr.Points[0].Positions[i] = float64(a)
+		tr, err := command(in.Joints, act, time.Now(), p.cfg.Ahead)
+		if err == nil && (tr == nil || len(tr.Points) == 0 || len(tr.Points[0].Positions) != 7) {
+			err = fmt.Errorf("the trajectory %+v has no point of 7 positions", tr)
 		}
-		if err := pub.Publish(tr); err != nil {
+		if err != nil {
+			rep.Errors++
+			note("command: %v", err)
+			continue
+		}
+		if p.cfg.Encode != nil {
+			err = pub.PublishRaw(p.cfg.Encode(tr))
+		} else {
+			err = pub.Publish(tr)
+		}
+		if err != nil {
 			rep.Errors++
 			note("publish: %v", err)
 			continue

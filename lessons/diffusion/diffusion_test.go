@@ -720,3 +720,60 @@ func BenchmarkStepDDPM(b *testing.B) {
 func BenchmarkStepDDIM(b *testing.B) {
 	benchStep(b, func(s *Scheduler, out, eps, xt, z []float32) { s.StepDDIM(out, eps, xt, z, 50, 40, 0) })
 }
+
+// TestHooks: a Scheduler with Hooks runs them, after its own checks, from
+// AddNoise, StepDDIM and Sample's DDIM steps; hooks that compute what the
+// built-in does give the same samples, and other samplers ignore them.
+func TestHooks(t *testing.T) {
+	s := mustNew(t, DefaultConfig())
+	ref := mustNew(t, DefaultConfig())
+	var noised, stepped []int
+	s.Hooks = Hooks{
+		AddNoise: func(out, x0, noise []float32, tt int) {
+			noised = append(noised, tt)
+			ref.AddNoise(out, x0, noise, tt)
+		},
+		StepDDIM: func(out, eps, xt, z []float32, tt, tPrev int, eta float64) {
+			stepped = append(stepped, tt, tPrev)
+			ref.StepDDIM(out, eps, xt, z, tt, tPrev, eta)
+		},
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	x0, noise := normals(rng, 16, 1), normals(rng, 16, 1)
+	a, b := make([]float32, 16), make([]float32, 16)
+	s.AddNoise(a, x0, noise, 37)
+	ref.AddNoise(b, x0, noise, 37)
+	if !slices.Equal(a, b) || !slices.Equal(noised, []int{37}) {
+		t.Errorf("AddNoise hook: calls %v (want [37]), result equal: %v", noised, slices.Equal(a, b))
+	}
+	start := normals(rng, 16, 1)
+	x1, x2 := slices.Clone(start), slices.Clone(start)
+	pred := gaussianEps(s, 0.3, 0.2)
+	if err := s.Sample(x1, pred, MethodDDIM, 4, 0, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Sample(x2, pred, MethodDDIM, 4, 0, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{75, 50, 50, 25, 25, 0, 0, -1}; !slices.Equal(stepped, want) || !slices.Equal(x1, x2) {
+		t.Errorf("Sample with a StepDDIM hook: steps (t, tPrev) %v, want %v; samples equal: %v", stepped, want, slices.Equal(x1, x2))
+	}
+	stepped = nil
+	if err := s.Sample(x1, pred, MethodDDPM, 0, 0, rand.New(rand.NewPCG(1, 1)), nil); err != nil || len(stepped) != 0 {
+		t.Errorf("DDPM sampling called the DDIM hook %d times (err %v)", len(stepped)/2, err)
+	}
+	// The checks come first: a bad timestep panics before the hook runs.
+	func() {
+		defer func() { _ = recover() }()
+		s.AddNoise(a, x0, noise, 100)
+	}()
+	if len(noised) != 1 {
+		t.Errorf("AddNoise(t=100) reached the hook")
+	}
+	// A hook that returns NaN is caught by Sample, naming the step.
+	s.Hooks.StepDDIM = func(out, _, _, _ []float32, _, _ int, _ float64) { out[3] = float32(math.NaN()) }
+	err := s.Sample(slices.Clone(start), pred, MethodDDIM, 4, 0, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "t=75") {
+		t.Errorf("NaN from the hook: error %v, want one naming step t=75", err)
+	}
+}

@@ -79,6 +79,28 @@ func (c Config) Validate() error {
 type Scheduler struct {
 	Config
 	Betas, Alphas, AlphasCumprod []float64
+	// Hooks, when set, replace AddNoise's and StepDDIM's arithmetic (and so
+	// Sample's DDIM steps) with other code's; the zero value keeps the
+	// built-in arithmetic.
+	Hooks Hooks
+}
+
+// Hooks replace parts of a Scheduler's arithmetic with functions of the
+// same contract: the hands-on exercise ex2diffusion plugs a student's
+// forward process and DDIM step in here, so that real training
+// (dp.Policy noises through AddNoise when Hooks.AddNoise is set) and real
+// sampling run the student's code. The Scheduler still validates its
+// arguments (timesteps, lengths, tPrev < t, eta ≥ 0) before calling a hook,
+// and Sample still checks every step's result for NaN and infinities. A
+// nil field keeps the built-in arithmetic.
+type Hooks struct {
+	// AddNoise writes x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·noise to out, as
+	// (*Scheduler).AddNoise; out may alias x0 or noise.
+	AddNoise func(out, x0, noise []float32, t int)
+	// StepDDIM writes the DDIM step from t to tPrev (tPrev < 0: to x_0) to
+	// out, as (*Scheduler).StepDDIM, clipping included when the hook is to
+	// agree with a Config whose ClipSample is set; out may alias any input.
+	StepDDIM func(out, eps, xt, z []float32, t, tPrev int, eta float64)
 }
 
 // New validates c and builds its tables.

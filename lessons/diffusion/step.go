@@ -38,10 +38,15 @@ func (s *Scheduler) clip(v float64) float64 {
 }
 
 // AddNoise writes the forward-process sample x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·noise
-// (Ho et al. eq. 4) to out, elementwise; out may alias x0 or noise.
+// (Ho et al. eq. 4) to out, elementwise; out may alias x0 or noise. With
+// Hooks.AddNoise set, that computes it instead (after the checks).
 func (s *Scheduler) AddNoise(out, x0, noise []float32, t int) {
 	s.checkT("AddNoise", t)
 	checkLen("AddNoise", out, x0, noise)
+	if s.Hooks.AddNoise != nil {
+		s.Hooks.AddNoise(out, x0, noise, t)
+		return
+	}
 	ab := s.AlphasCumprod[t]
 	a, b := math.Sqrt(ab), math.Sqrt(1-ab)
 	for i := range out {
@@ -111,7 +116,8 @@ func (s *Scheduler) DDIMSigma(t, tPrev int, eta float64) float64 {
 // that the clipped x̂_0 implies. tPrev < 0 is the last step (ᾱ_prev = 1,
 // out = x̂_0); otherwise 0 ≤ tPrev < t. eta ≥ 0 (0: deterministic); z holds
 // standard normals, ignored (may be nil) when σ = 0. out may alias any
-// input.
+// input. With Hooks.StepDDIM set, that computes the step instead (after
+// the checks).
 func (s *Scheduler) StepDDIM(out, eps, xt, z []float32, t, tPrev int, eta float64) {
 	s.checkT("StepDDIM", t)
 	if tPrev >= t {
@@ -121,6 +127,13 @@ func (s *Scheduler) StepDDIM(out, eps, xt, z []float32, t, tPrev int, eta float6
 		panic(fmt.Sprintf("diffusion: StepDDIM: eta is %v, want ≥ 0", eta))
 	}
 	checkLen("StepDDIM", out, eps, xt)
+	if s.Hooks.StepDDIM != nil {
+		if s.DDIMSigma(t, tPrev, eta) > 0 {
+			checkLen("StepDDIM", out, z)
+		}
+		s.Hooks.StepDDIM(out, eps, xt, z, t, tPrev, eta)
+		return
+	}
 	ab, abPrev := s.AlphasCumprod[t], 1.0
 	if tPrev >= 0 {
 		abPrev = s.AlphasCumprod[tPrev]

@@ -205,6 +205,12 @@ type Policy struct {
 	// them (true by default; set false to compare).
 	UseEMA bool
 
+	// noiseRNG draws the timesteps and noise of host noising (see
+	// Inputs), one stream for training batches and one for validation,
+	// seeded by Fit.
+	noiseMu  sync.Mutex
+	noiseRNG [2]*rand.Rand
+
 	mu       sync.Mutex
 	execs    map[bool]*model.Exec // noise predictor, by "reads the EMA weights"
 	encoders map[bool]*model.Exec // vision condition, likewise
@@ -232,7 +238,9 @@ func New(b compute.Backend, cfg Config) (*Policy, error) {
 // Config returns the configuration (StateDim and ActionDim set after Fit).
 func (p *Policy) Config() Config { return p.cfg }
 
-// Scheduler is the policy's noise schedule.
+// Scheduler is the policy's noise schedule. Its Hooks, set before
+// training or sampling, replace the forward process (training then noises
+// on the host, see Inputs) and the DDIM step; Restore keeps them.
 func (p *Policy) Scheduler() *diffusion.Scheduler { return p.sched }
 
 // Fit splits ds into training and validation episodes (valFraction, by
@@ -271,6 +279,9 @@ func (p *Policy) Fit(ds *data.Dataset, valFraction float64, seed int64) error {
 			return err
 		}
 	}
+	p.noiseMu.Lock()
+	p.noiseRNG = [2]*rand.Rand{rand.New(rand.NewPCG(uint64(seed), 0x686f7374)), rand.New(rand.NewPCG(uint64(seed), 0x76616c))}
+	p.noiseMu.Unlock()
 	p.resetExecs()
 	p.resetFrames()
 	return nil
@@ -296,6 +307,17 @@ func (p *Policy) NumSamples(val bool) int {
 // and timesteps are drawn in the graph from the store's random state,
 // which checkpoints save, so a resumed run draws what the uninterrupted
 // one would.
+//
+// Host noising: when the scheduler has a forward-process hook
+// (Scheduler().Hooks.AddNoise, set before training starts), the noising
+// runs in Go instead, through that hook, so that other code's forward
+// process trains a real policy (the hands-on exercise ex2diffusion). Then
+// Inputs draws t ~ U{0..T−1} and ε ~ N(0, I) per sample from a stream
+// seeded by Fit's seed (one for training, one for validation batches),
+// and the clean actions are replaced by x_t [B, Tp, A] =
+// Scheduler().AddNoise(x₀, ε, t), followed by ε [B, Tp, A] and t [B]
+// (float32), then the images. Departure: that stream is not checkpointed,
+// so a resumed run draws other noise than an uninterrupted one.
 func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 	s := p.samples.Pick(val)
 	if s == nil {
@@ -316,16 +338,62 @@ func (p *Policy) Inputs(indices []int, val bool) ([]*tensors.Tensor, error) {
 		tensors.FromFlatDataAndDimensions(obs, n, p.cfg.ObsHorizon*p.cfg.StateDim),
 		tensors.FromFlatDataAndDimensions(act, n, p.cfg.PredHorizon, p.cfg.ActionDim),
 	}
+	if p.noiseOnHost() {
+		xt, noise, ts := p.hostNoise(act, n, val)
+		in = append(in[:1],
+			tensors.FromFlatDataAndDimensions(xt, n, p.cfg.PredHorizon, p.cfg.ActionDim),
+			tensors.FromFlatDataAndDimensions(noise, n, p.cfg.PredHorizon, p.cfg.ActionDim),
+			tensors.FromFlatDataAndDimensions(ts, n))
+	}
 	if img != nil {
 		in = append(in, img)
 	}
 	return in, nil
 }
 
+// noiseOnHost reports whether training noises on the host (see Inputs).
+func (p *Policy) noiseOnHost() bool { return p.sched != nil && p.sched.Hooks.AddNoise != nil }
+
+// hostNoise draws t and ε for n samples of clean actions x0 [n·Tp·A] from
+// the training or validation stream and noises them with the scheduler's
+// AddNoise: x_t and ε [n·Tp·A], t [n] as float32.
+func (p *Policy) hostNoise(x0 []float32, n int, val bool) (xt, noise, ts []float32) {
+	k := len(x0) / n
+	xt, noise, ts = make([]float32, len(x0)), make([]float32, len(x0)), make([]float32, n)
+	p.noiseMu.Lock()
+	rng := p.noiseRNG[0]
+	if val {
+		rng = p.noiseRNG[1]
+	}
+	steps := make([]int, n)
+	for b := range steps {
+		steps[b] = rng.IntN(p.cfg.Noise.TrainSteps)
+		for i := b * k; i < (b+1)*k; i++ {
+			noise[i] = float32(rng.NormFloat64())
+		}
+	}
+	p.noiseMu.Unlock()
+	for b, t := range steps {
+		ts[b] = float32(t)
+		p.sched.AddNoise(xt[b*k:(b+1)*k], x0[b*k:(b+1)*k], noise[b*k:(b+1)*k], t)
+	}
+	return xt, noise, ts
+}
+
 // LossGraph implements trainer.Trainable: ε-prediction (Ho et al. 2020,
 // eq. 14): t ~ U{0..T−1}, ε ~ N(0, I), x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, and the
-// loss is the mean of (ε̂(x_t, t, obs) − ε)².
+// loss is the mean of (ε̂(x_t, t, obs) − ε)². With host noising (see
+// Inputs), t, ε and x_t come in as inputs.
 func (p *Policy) LossGraph(scope *model.Scope, inputs []*Node) *Node {
+	if p.noiseOnHost() {
+		var images *Node
+		if len(inputs) > 4 {
+			images = inputs[4]
+		}
+		obs, xt, noise, t := inputs[0], inputs[1], inputs[2], inputs[3]
+		eps := p.forward(scope, obs, images, xt, t)
+		return ReduceAllMean(Square(Sub(eps, noise)))
+	}
 	obs, x0 := inputs[0], inputs[1]
 	var images *Node
 	if len(inputs) > 2 {
@@ -405,6 +473,9 @@ func (p *Policy) Restore(m checkpoint.Meta) error {
 	s, err := diffusion.New(c.Noise)
 	if err != nil {
 		return err
+	}
+	if p.sched != nil {
+		s.Hooks = p.sched.Hooks // a resumed run keeps the hooks set before training
 	}
 	p.cfg, p.obsNorm, p.actNorm, p.sched = c, n.Obs, n.Act, s
 	p.resetExecs()

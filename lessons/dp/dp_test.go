@@ -262,3 +262,52 @@ func readPolicyJSON(t *testing.T, path string) (map[string]any, []byte) {
 	}
 	return doc, buf
 }
+
+// TestHostNoising: with a forward-process hook on the scheduler, training
+// noises on the host through it (every training and validation sample,
+// with t in range), still learns, and a Restore keeps the hook.
+func TestHostNoising(t *testing.T) {
+	b, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultObstacle()
+	ds, err := o.Demos(20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.UNet.DownDims, cfg.UNet.TimeEmbedDim = []int{16}, 16
+	p, err := Prepare(b, cfg, nil, ds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, bad := 0, 0
+	ref := *p.Scheduler()
+	p.Scheduler().Hooks.AddNoise = func(out, x0, noise []float32, tt int) {
+		calls++
+		if tt < 0 || tt >= cfg.Noise.TrainSteps || len(out) != cfg.PredHorizon*2 {
+			bad++
+		}
+		ref.AddNoise(out, x0, noise, tt)
+	}
+	tc := trainer.DefaultConfig()
+	tc.Steps, tc.BatchSize, tc.WarmupSteps = 30, 16, 3
+	h, err := trainer.Train(p, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls < 30*16 || bad > 0 {
+		t.Errorf("the hook noised %d samples (%d bad), want at least 30 steps × 16", calls, bad)
+	}
+	if l := h.FinalTrainLoss(); !(l < h.TrainLoss[0]) {
+		t.Errorf("host-noised training loss went from %v to %v", h.TrainLoss[0], l)
+	}
+	m, err := p.Meta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restore(m); err != nil || p.Scheduler().Hooks.AddNoise == nil {
+		t.Errorf("Restore: err %v, hook kept: %v", err, p.Scheduler().Hooks.AddNoise != nil)
+	}
+}

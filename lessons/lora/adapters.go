@@ -164,7 +164,8 @@ func other(name string) string {
 // W ← W + (α/r)·(B·A)ᵀ, and deletes the adapters: build the model without
 // a Config afterwards, and it computes what the adapted model computed
 // (to float rounding) at the cost of the base model. It returns the
-// merged layers' paths, sorted.
+// merged layers' paths, sorted. cfg.Arithmetic, when set, computes the
+// merged weights.
 func Merge(store *model.Store, cfg Config) ([]string, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -205,14 +206,21 @@ func Merge(store *model.Store, cfg Config) ([]string, error) {
 		if ad[1] != in || bv.Shape().Dimensions[0] != out || bv.Shape().Dimensions[1] != r {
 			return nil, fmt.Errorf("lora: Merge: layer %s: weights %v, A %v, B %v do not fit", layer, wd, ad, bv.Shape().Dimensions)
 		}
-		scale := float32(cfg.Scale())
-		for i := 0; i < in; i++ {
-			for o := 0; o < out; o++ {
-				var s float32
-				for k := 0; k < r; k++ {
-					s += b[o*r+k] * a[k*in+i]
+		if cfg.Arithmetic != nil && cfg.Arithmetic.Merge != nil {
+			w = cfg.Arithmetic.Merge(w, a, b, in, out, r, cfg.Scale())
+			if len(w) != in*out {
+				return nil, fmt.Errorf("lora: Merge: layer %s: Arithmetic.Merge returned %d values, want %d (weights %v)", layer, len(w), in*out, wd)
+			}
+		} else {
+			scale := float32(cfg.Scale())
+			for i := 0; i < in; i++ {
+				for o := 0; o < out; o++ {
+					var s float32
+					for k := 0; k < r; k++ {
+						s += b[o*r+k] * a[k*in+i]
+					}
+					w[i*out+o] += scale * s
 				}
-				w[i*out+o] += scale * s
 			}
 		}
 		t, err := safetensors.ToGoMLX(safetensors.FromFloat32(wd, w))

@@ -40,6 +40,30 @@ type Config struct {
 	// Targets are the scope names of the layers that get adapters ("q",
 	// "v"); empty means every layer built by Dense.
 	Targets []string `json:"targets"`
+	// Arithmetic, when set, computes the adapted layers and the merge in
+	// place of this package's own (an exercise plugs a student's functions
+	// in here). It is not saved: a Config read back by Load has none.
+	Arithmetic *Arithmetic `json:"-"`
+}
+
+// Arithmetic is the arithmetic of LoRA, for Config.Arithmetic: other code
+// standing in for this package's, with everything else (variables,
+// initialisation, dropout, Freeze, Save, Load) kept. A nil field keeps the
+// package's own.
+type Arithmetic struct {
+	// Forward is an adapted layer,
+	//
+	//	y = x·W + bias + scale·(x·Aᵀ)·Bᵀ,
+	//
+	// x [..., in], W [in, out], bias [out], A [r, in], B [out, r],
+	// scale = α/r → y [..., out]. With dropout in effect, Dense calls it
+	// on the dropped-out input xd and adds (x − xd)·W, so that the base
+	// path sees x and the adapter xd (the result is linear in the input).
+	Forward func(x, w, bias, a, b *Node, scale float64) *Node
+	// Merge returns W + scale·(B·A)ᵀ, every matrix flat in row-major
+	// order: w [in·out] (W [in, out]), a [r·in] (A [r, in]), b [out·r]
+	// (B [out, r]) → [in·out]. It may reuse w's storage.
+	Merge func(w, a, b []float32, in, out, r int, scale float64) []float32
 }
 
 // ChapterConfig is the chapter's LoraConfig: r 8, alpha 16, dropout 0.1,
@@ -80,7 +104,8 @@ const (
 // variables Weights [in, out] and Biases [out] in scope (initialised
 // U(−1/√in, 1/√in), PyTorch's nn.Linear). When cfg is not nil and targets
 // the scope's name, it adds the LoRA update, its variables in scope
-// "lora". Dropout applies when the graph is training.
+// "lora". Dropout applies when the graph is training. cfg.Arithmetic, when
+// set, computes the adapted layer.
 func Dense(scope *model.Scope, x *Node, out int, cfg *Config) *Node {
 	dims := x.Shape().Dimensions
 	in := dims[len(dims)-1]
@@ -89,20 +114,38 @@ func Dense(scope *model.Scope, x *Node, out int, cfg *Config) *Node {
 	uni := uniform(scope, bound)
 	w := scope.WithInitializer(uni).VariableWithShape(Weights, shapes.Make(x.DType(), in, out)).NodeValue(g)
 	b := scope.WithInitializer(uni).VariableWithShape(Biases, shapes.Make(x.DType(), out)).NodeValue(g)
+	adapted := cfg != nil && cfg.targets(lastName(scope))
+	if adapted && cfg.Arithmetic != nil && cfg.Arithmetic.Forward != nil {
+		s := scope.In(Scope)
+		a, bm := adapter(s, x, in, out, *cfg)
+		xd := layers.DropoutStatic(s, x, cfg.Dropout) // x itself unless training
+		y := cfg.Arithmetic.Forward(xd, w, b, a, bm, cfg.Scale())
+		if xd != x {
+			y = Add(y, DotGeneral(Sub(x, xd), []int{x.Rank() - 1}, nil, w, []int{0}, nil))
+		}
+		return y
+	}
 	y := Add(DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil), ExpandLeftToRank(b, x.Rank()))
-	if cfg == nil || !cfg.targets(lastName(scope)) {
+	if !adapted {
 		return y
 	}
 	return Add(y, update(scope.In(Scope), x, in, out, *cfg))
 }
 
-// update is (α/r)·dropout(x)·Aᵀ·Bᵀ: [..., out].
-func update(scope *model.Scope, x *Node, in, out int, cfg Config) *Node {
+// adapter returns the adapter's variables A [r, in] and B [out, r] in
+// scope, created when new.
+func adapter(scope *model.Scope, x *Node, in, out int, cfg Config) (a, b *Node) {
 	g := x.Graph()
 	// PEFT: kaiming_uniform_(A, a=√5), i.e. U(−1/√in, 1/√in); B = 0.
-	a := scope.WithInitializer(uniform(scope, 1/math.Sqrt(float64(in)))).
+	a = scope.WithInitializer(uniform(scope, 1/math.Sqrt(float64(in)))).
 		VariableWithShape("A", shapes.Make(x.DType(), cfg.Rank, in)).SetTrainable(true).NodeValue(g)
-	b := scope.WithInitializer(initializer.Zero).VariableWithShape("B", shapes.Make(x.DType(), out, cfg.Rank)).SetTrainable(true).NodeValue(g)
+	b = scope.WithInitializer(initializer.Zero).VariableWithShape("B", shapes.Make(x.DType(), out, cfg.Rank)).SetTrainable(true).NodeValue(g)
+	return a, b
+}
+
+// update is (α/r)·dropout(x)·Aᵀ·Bᵀ: [..., out].
+func update(scope *model.Scope, x *Node, in, out int, cfg Config) *Node {
+	a, b := adapter(scope, x, in, out, cfg)
 	x = layers.DropoutStatic(scope, x, cfg.Dropout) // a no-op unless training
 
 	h := DotGeneral(x, []int{x.Rank() - 1}, nil, a, []int{1}, nil) // [..., r]

@@ -274,3 +274,106 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("chapter config %+v, scale %v", c, c.Scale())
 	}
 }
+
+// TestArithmetic: Config.Arithmetic computes the adapted layers and the
+// merge. Functions doing LoRA's arithmetic give the package's results, in
+// inference and in training with dropout (the same masks); a wrong
+// function shows; the arithmetic is not saved with the adapters.
+func TestArithmetic(t *testing.T) {
+	b := backend.MustNew()
+	var forwards, merges int
+	arith := &Arithmetic{
+		Forward: func(x, w, bias, a, bm *Node, scale float64) *Node {
+			forwards++
+			// x·M over x's last axis and M's axis k.
+			dot := func(x, m *Node, k int) *Node { return DotGeneral(x, []int{x.Rank() - 1}, nil, m, []int{k}, nil) }
+			y := Add(dot(x, w, 0), ExpandLeftToRank(bias, x.Rank()))
+			return Add(y, MulScalar(dot(dot(x, a, 1), bm, 1), scale))
+		},
+		Merge: func(w, a, bm []float32, in, out, r int, scale float64) []float32 {
+			merges++
+			for i := 0; i < in; i++ {
+				for o := 0; o < out; o++ {
+					var s float64
+					for k := 0; k < r; k++ {
+						s += float64(bm[o*r+k]) * float64(a[k*in+i])
+					}
+					w[i*out+o] += float32(scale * s)
+				}
+			}
+			return w
+		},
+	}
+	store := newStore(t)
+	cfg := Config{Rank: 4, Alpha: 8, Dropout: 0.5, Targets: []string{"q", "v"}}
+	base := forward(t, b, store, nil)
+	custom := cfg
+	custom.Arithmetic = arith
+	close(t, "fresh adapters through Arithmetic", base, forward(t, b, store, &custom), 1e-6)
+	if forwards != 2 {
+		t.Errorf("Arithmetic.Forward ran %d times, want 2 (q and v)", forwards)
+	}
+	for i, p := range adapterPaths(store) {
+		setRandom(t, store.GetVariable(p), float32(i))
+	}
+	want := forward(t, b, store, &cfg)
+	close(t, "trained adapters through Arithmetic", want, forward(t, b, store, &custom), 1e-5)
+
+	// Training, with dropout: the same random state gives the same masks.
+	train := func(c *Config) []float32 {
+		if err := store.SetRNGStateFromSeed(11); err != nil {
+			t.Fatal(err)
+		}
+		e, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+			scope.SetTraining(x.Graph(), true)
+			return net(scope.In("m"), x, c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.Call(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](out[0])
+	}
+	dropped := train(&cfg)
+	close(t, "with dropout, through Arithmetic", dropped, train(&custom), 1e-5)
+	if d := math.Abs(float64(dropped[0] - want[0])); d < 1e-6 {
+		t.Error("dropout changed nothing: the test would prove nothing")
+	}
+
+	// A wrong forward (no scale) shows.
+	wrong := cfg
+	wrong.Arithmetic = &Arithmetic{Forward: func(x, w, bias, a, bm *Node, scale float64) *Node {
+		return arith.Forward(x, w, bias, a, bm, 1)
+	}}
+	if got := forward(t, b, store, &wrong); math.Abs(float64(got[0]-want[0])) < 1e-4 {
+		t.Error("a forward without the scale computed the package's result")
+	}
+
+	// Save keeps no arithmetic; Merge runs Arithmetic.Merge.
+	path := filepath.Join(t.TempDir(), "a.safetensors")
+	if err := Save(path, store, custom); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := Load(path, store); err != nil || loaded.Arithmetic != nil {
+		t.Errorf("Load: %v, arithmetic %v", err, loaded.Arithmetic)
+	}
+	if _, err := Merge(store, custom); err != nil {
+		t.Fatal(err)
+	}
+	if merges != 2 {
+		t.Errorf("Arithmetic.Merge ran %d times, want 2", merges)
+	}
+	close(t, "merged through Arithmetic", want, forward(t, b, store, nil), 1e-5)
+
+	short := Arithmetic{Merge: func(w, a, bm []float32, in, out, r int, scale float64) []float32 { return w[:1] }}
+	store2 := newStore(t)
+	forward(t, b, store2, &cfg)
+	bad := cfg
+	bad.Arithmetic = &short
+	if _, err := Merge(store2, bad); err == nil || !strings.Contains(err.Error(), "returned 1 values, want 48") {
+		t.Errorf("Merge with a short result: %v", err)
+	}
+}
