@@ -57,13 +57,15 @@ func toyPolicy(t *testing.T, network string, steps int, dir string, downDims ...
 // measured).
 func TestToyModes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains three toy policies for about 3 minutes")
+		t.Skip("trains two toy policies for about 2 minutes")
 	}
 	b, err := backend.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := ToyExperiment(b, "", nil)
+	// The chapter's MLP policy is left out: the lesson claims nothing of it
+	// that a test could hold it to (notebook 4.2.3 shows its samples).
+	r, err := toyExperiment(b, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
