@@ -73,8 +73,11 @@ func (f Functions) Config(r int) lora.Config {
 }
 
 // Method is the course's LoRA fine-tuning method at rank r
-// (vla.LoRAMethod: adapters alone, on q and v) computing with f's
-// functions.
+// (vla.LoRAMethod: adapters alone, on q and v, at its learning rate) with
+// Config's adapters, computing with f's functions. Unlike vla.LoRAMethod,
+// which trains without dropout as OpenVLA does, the exercise keeps the
+// chapter's dropout of 0.1, so that the student's forward also runs the
+// dropout path.
 func (f Functions) Method(r int) vla.Method {
 	m := vla.LoRAMethod(r)
 	c := f.Config(r)
