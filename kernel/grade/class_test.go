@@ -9,6 +9,27 @@ import (
 	"testing"
 )
 
+// classFixtures are the fixture students of TestClass: each hands in the
+// reference solution of one exercise with old replaced by new and add
+// appended, as file in their folder.
+var classFixtures = []struct {
+	student, exercise, file string
+	old, new, add           string
+}{
+	{"panicking", "ex4ros2", "ex4ros2/student.go",
+		"\t\tif k < 0 {\n\t\t\treturn nil, fmt.Errorf(\"joint %s is not in the joint state %q\", name, state.Name)\n\t\t}\n", "", ""},
+	{"broken", "ex4ros2", "ex4ros2/student.go",
+		"\treturn &msg.JointTrajectory{", "\treturn msg.JointTrajectory{", ""},
+	{"cheater", "ex4ros2", "ex4ros2/student.go", "import (\n", "import (\n\t\"os\"\n",
+		"\n// hidden would hold the hidden tests, if the grader let it read them.\nvar hidden, _ = os.ReadFile(\"../../../solutions/ex4ros2/hidden_test.go\")\n"},
+	{"partial", "ex5chunking", "ex5chunking.go",
+		"\tfor _, c := range chunks {\n\t\tif step < c.Start",
+		"\tfor k := len(chunks) - 1; k >= 0; k-- {\n\t\tc := chunks[k]\n\t\tif step < c.Start", ""},
+	{"looping", "ex5chunking", "ex5chunking/student.go",
+		"\tif *buffer == nil || *index >= executionHorizon || *index >= len(*buffer) {",
+		"\tfor *buffer != nil && *index >= len(*buffer) && *index < executionHorizon {\n\t}\n\tif *buffer == nil || *index >= executionHorizon {", ""},
+}
+
 // TestClass grades a class on the course's real exercises and checks the
 // gradebook against testdata/class-gradebook.csv, exactly:
 //
@@ -16,11 +37,11 @@ import (
 //     exercise, and "notebook" the solution notebooks: every test passes;
 //   - "stub" hands in the exercises' own stubs: every graded test fails
 //     (so every test can fail), and fails by running, not by being absent;
-//   - testdata/class/ holds the fixture students: partial (ensembling
-//     weights counted from the newest chunk), panicking (a joint missing
-//     from the joint state indexes -1), looping (an endless loop on a
-//     short chunk), broken (does not compile), cheater (reads the hidden
-//     tests).
+//   - the fixture students (classFixtures) hand in a reference solution
+//     with one fault written in: partial (ensembling weights counted from
+//     the newest chunk), panicking (a joint missing from the joint state
+//     indexes -1), looping (an endless loop on a short chunk), broken
+//     (does not compile), cheater (reads the hidden tests).
 //
 // It builds some twenty test binaries: minutes, so not in -short.
 func TestClass(t *testing.T) {
@@ -39,8 +60,17 @@ func TestClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	class := t.TempDir()
-	if err := copyTree("testdata/class", class); err != nil {
-		t.Fatal(err)
+	for _, f := range classFixtures {
+		b, err := os.ReadFile(filepath.Join(root, "solutions", f.exercise, "student.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := strings.TrimPrefix(string(b), "//go:build "+BuildTag+"\n\n")
+		if !strings.Contains(src, f.old) {
+			t.Fatalf("fixture %s: solutions/%s/student.go no longer holds %q: update classFixtures", f.student, f.exercise, f.old)
+		}
+		src = strings.Replace(src, f.old, f.new, 1) + f.add
+		writeFiles(t, class, map[string]string{filepath.Join(f.student, f.file): src})
 	}
 	for _, e := range spec.Exercises {
 		for _, c := range []struct{ from, to string }{

@@ -350,9 +350,9 @@ func TestSpecValidate(t *testing.T) {
 		}}}
 	}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(*Spec)
-		want  string
+		want   string
 	}{
 		{"good", func(*Spec) {}, ""},
 		{"no exercises", func(s *Spec) { s.Exercises = nil }, "no exercises"},

@@ -12,9 +12,10 @@ import (
 )
 
 // Withheld are the paths a student copy of the repository leaves out:
-// the reference solutions with the hidden tests, and the grader's fixture
-// class (whose partial submissions hold pieces of solutions).
-var Withheld = []string{"solutions", "kernel/grade/testdata"}
+// the reference solutions with the hidden tests, and the grader's test of
+// a class on the real exercises (its fixtures name pieces of solutions)
+// with its expected gradebook.
+var Withheld = []string{"solutions", "kernel/grade/testdata", "kernel/grade/class_test.go"}
 
 // Release writes a student copy of the repository at root into dest: the
 // files git tracks (all files but out/ and hidden ones when root is not a
