@@ -102,7 +102,7 @@ bench:
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' && \
 		POLICYLAB_DEPLOY_SECONDS=$(DEPLOY_SECONDS) go test -run '^$$' -bench 'DeployLoop' -benchtime 1x -count 1 -timeout 10m ./lessons/deploy/ ; \
-	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json
+	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json -course out/course/course.json
 
 # Diffusion Policy on Push-T (state) with dp.CPUConfig(), as README reports
 # it: about 30 minutes of training on 2 cores (SIMD build), five

@@ -23,6 +23,21 @@ type BatchPolicy interface {
 	PredictChunks(episodes []int, obs []sim.Obs) ([][][]float32, error)
 }
 
+// Bucket is the batch size a batch policy pads n queries to: the next
+// power of two (n itself when n < 1). A batched evaluation queries fewer
+// episodes as they end; padding to buckets keeps the compiled graphs to
+// one per bucket (8 up to 128 episodes) instead of one per batch size.
+func Bucket(n int) int {
+	if n < 1 {
+		return n
+	}
+	b := 1
+	for b < n {
+		b *= 2
+	}
+	return b
+}
+
 // RunBatched evaluates a BatchPolicy on cfg.Episodes seeded episodes run in
 // lockstep, each executing the first execute actions of its chunks (all
 // when execute <= 0): RunScheduled with Execute(execute).

@@ -110,3 +110,11 @@ func TestRunBatchedFailures(t *testing.T) {
 		t.Error("EpisodeTimeout accepted")
 	}
 }
+
+func TestBucket(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{{0, 0}, {1, 1}, {2, 2}, {3, 4}, {4, 4}, {5, 8}, {50, 64}, {64, 64}, {65, 128}, {100, 128}} {
+		if got := Bucket(tc.n); got != tc.want {
+			t.Errorf("Bucket(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}

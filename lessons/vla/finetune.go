@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type Method struct {
 	// LR, when > 0, is this method's peak learning rate instead of the
 	// study's.
 	LR float64
+	// Seed seeds the adapters' random initialization (A; B starts at
+	// zero). 0: 1. FineTune uses its training seed when this is 0, so a
+	// study's seeds vary the adapters as well as the batches.
+	Seed int64
 }
 
 // LoRAMethod is LoRA at rank r on the query and value projections with
@@ -106,8 +111,8 @@ func (r *Run) Share() float64 {
 
 // Adapt loads the pretrained policy in dir (a checkpoint, or a directory
 // of checkpoints: its newest) without its optimizer state, adds m's
-// adapters and freezes what m does not train. It returns the policy and
-// its trainable and total parameter counts.
+// adapters (initialized from m.Seed) and freezes what m does not train.
+// It returns the policy and its trainable and total parameter counts.
 func Adapt(b compute.Backend, dir string, m Method) (*Policy, int, int, error) {
 	adapters := m.Trains == TrainAdapters || m.Trains == TrainAdaptersOnly
 	if !adapters && m.Trains != TrainHead && m.Trains != TrainAll {
@@ -137,6 +142,13 @@ func Adapt(b compute.Backend, dir string, m Method) (*Policy, int, int, error) {
 		if err := p.cfg.Validate(); err != nil {
 			return nil, 0, 0, err
 		}
+		seed := m.Seed
+		if seed == 0 {
+			seed = 1
+		}
+		if err := p.store.SetRNGStateFromSeed(seed); err != nil {
+			return nil, 0, 0, fmt.Errorf("vla: seeding the adapters: %w", err)
+		}
 		p.Refresh()
 		if err := p.checkShapes(); err != nil { // creates the adapters
 			return nil, 0, 0, fmt.Errorf("vla: adding adapters: %w", err)
@@ -157,6 +169,9 @@ func Adapt(b compute.Backend, dir string, m Method) (*Policy, int, int, error) {
 // ds with tc, and scores it on task over episodes seeded episodes,
 // executing execute actions per chunk.
 func FineTune(b compute.Backend, dir string, m Method, ds *data.Dataset, tc trainer.Config, task Task, episodes, execute int) (*Run, error) {
+	if m.Seed == 0 {
+		m.Seed = tc.Seed
+	}
 	p, trainable, total, err := Adapt(b, dir, m)
 	if err != nil {
 		return nil, err
@@ -374,6 +389,94 @@ type MakeOutput struct {
 	Demos       int          `json:"demos_per_task"`
 	Pretraining []TaskRecord `json:"pretraining"`
 	Study       []Record     `json:"study"`
+	// Seeds repeats chosen methods of the study over several study seeds
+	// (demonstrations, batches and adapter initialization), the study's
+	// own seed first.
+	Seeds []SeedRecord `json:"seeds,omitempty"`
+}
+
+// SeedRecord is one method's success at one study seed.
+type SeedRecord struct {
+	Seed     int64   `json:"seed"`
+	Method   string  `json:"method"`
+	Episodes int     `json:"episodes"`
+	Success  float64 `json:"success"`
+}
+
+// Repeat runs the study's methods again at each of seeds (the study's
+// other settings kept) and returns every run's success, seed by seed. The
+// zero-shot score, which no seed changes, is left out.
+func Repeat(b compute.Backend, sc StudyConfig, seeds []int64) ([]SeedRecord, error) {
+	var out []SeedRecord
+	for _, seed := range seeds {
+		c := sc
+		c.Seed = seed
+		if c.Progress != nil {
+			fmt.Fprintf(c.Progress, "study seed %d:\n", seed)
+		}
+		runs, err := Study(b, c)
+		if err != nil {
+			return nil, fmt.Errorf("vla: study seed %d: %w", seed, err)
+		}
+		for _, r := range runs[1:] {
+			out = append(out, SeedRecord{Seed: seed, Method: r.Method, Episodes: len(r.Result.Episodes), Success: r.Result.SuccessRate})
+		}
+	}
+	return out, nil
+}
+
+// SeedTable is recs as a Markdown table: a row per method, a column per
+// seed, the mean, and the mean relative to full fine-tuning's mean (the
+// issue's measure: what share of full fine-tuning's success a method
+// recovers).
+func SeedTable(recs []SeedRecord) string {
+	var seeds []int64
+	var methods []string
+	success := map[string]map[int64]float64{}
+	for _, r := range recs {
+		if !slices.Contains(seeds, r.Seed) {
+			seeds = append(seeds, r.Seed)
+		}
+		if success[r.Method] == nil {
+			methods = append(methods, r.Method)
+			success[r.Method] = map[int64]float64{}
+		}
+		success[r.Method][r.Seed] = r.Success
+	}
+	mean := func(m string) float64 {
+		t := 0.0
+		for _, v := range success[m] {
+			t += v
+		}
+		return t / float64(len(success[m]))
+	}
+	var sb strings.Builder
+	sb.WriteString("| method |")
+	for _, s := range seeds {
+		fmt.Fprintf(&sb, " seed %d |", s)
+	}
+	sb.WriteString(" mean | of full's mean |\n|---|")
+	sb.WriteString(strings.Repeat("---:|", len(seeds)+2) + "\n")
+	full := 0.0
+	if success["full"] != nil {
+		full = mean("full")
+	}
+	for _, m := range methods {
+		fmt.Fprintf(&sb, "| %s |", m)
+		for _, s := range seeds {
+			if v, ok := success[m][s]; ok {
+				fmt.Fprintf(&sb, " %.0f%% |", 100*v)
+			} else {
+				sb.WriteString(" – |")
+			}
+		}
+		rel := "–"
+		if full > 0 {
+			rel = fmt.Sprintf("%.0f%%", 100*mean(m)/full)
+		}
+		fmt.Fprintf(&sb, " %.1f%% | %s |\n", 100*mean(m), rel)
+	}
+	return sb.String()
 }
 
 // TaskRecord is one policy's score on one task.
@@ -384,7 +487,8 @@ type TaskRecord struct {
 	Success  float64 `json:"success"`
 }
 
-// MakeStudy is the study table of make vla's out/vla.json.
+// MakeStudy is the study table of make vla's out/vla.json, followed by
+// its table over study seeds when it has one.
 func MakeStudy() (string, error) {
 	dir, err := course.OutDir("")
 	if err != nil {
@@ -402,7 +506,11 @@ func MakeStudy() (string, error) {
 	if len(out.Study) == 0 {
 		return "", fmt.Errorf("vla: %s holds no study", path)
 	}
-	return RecordTable(out.Study), nil
+	md := RecordTable(out.Study)
+	if len(out.Seeds) > 0 {
+		md += "\nOver study seeds (" + fmt.Sprint(out.FineSteps) + " steps each):\n\n" + SeedTable(out.Seeds)
+	}
+	return md, nil
 }
 
 // BlindFromMake loads make vla's policy blind to the instruction, or

@@ -15,6 +15,7 @@ import (
 	"github.com/policylab/policylab/lessons/arm"
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/tokenizer"
 )
@@ -456,6 +457,16 @@ func (p *Policy) PredictBatch(obs []sim.Obs) ([][][]float32, error) {
 	for i, o := range obs {
 		if err := p.add(&b, o.State, o.Instruction, nil); err != nil {
 			return nil, fmt.Errorf("vla: observation %d: %w", i, err)
+		}
+	}
+	// Pad to the next power of two with copies of the last observation, so
+	// that a batched evaluation, whose batch shrinks as episodes end,
+	// compiles a graph per bucket (8 up to 128 episodes) and not one per
+	// size: GoMLX keeps at most 32 per Exec.
+	for i := len(obs); i < eval.Bucket(len(obs)); i++ {
+		o := obs[len(obs)-1]
+		if err := p.add(&b, o.State, o.Instruction, nil); err != nil {
+			return nil, fmt.Errorf("vla: observation %d: %w", len(obs)-1, err)
 		}
 	}
 	exec, err := p.predictor()

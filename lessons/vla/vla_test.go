@@ -289,6 +289,36 @@ func TestAdaptAndMerge(t *testing.T) {
 		t.Errorf("fresh adapters (B = 0) changed the outputs by %g", d)
 	}
 	values := snapshot(t, p)
+
+	// The adapters' A is drawn from Method.Seed: the same seed gives the
+	// same adapters, another seed others.
+	adapters := func(seed int64) map[string][]float32 {
+		m := LoRAMethod(4)
+		m.Seed = seed
+		q, _, _, err := Adapt(b, dir, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := map[string][]float32{}
+		for path, v := range snapshot(t, q) {
+			if lora.IsAdapter(path) {
+				a[path] = v
+			}
+		}
+		return a
+	}
+	first, again, other := adapters(0), adapters(1), adapters(2)
+	if len(first) != 4 {
+		t.Errorf("%d adapter variables, want 4 (A and B of q and v)", len(first))
+	}
+	for path, v := range first {
+		if !equal(v, again[path]) {
+			t.Errorf("%s: seed 0 (= 1) and seed 1 give different adapters", path)
+		}
+		if strings.HasSuffix(path, "/A") && equal(v, other[path]) {
+			t.Errorf("%s: seeds 1 and 2 give the same A", path)
+		}
+	}
 	ds, err := Demos([]Task{HeldOutTask()}, 8, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -476,5 +506,35 @@ func TestStudy(t *testing.T) {
 	}
 	if _, _, _, err := Adapt(b, dir, Method{Name: "bad", Trains: "everything"}); err == nil {
 		t.Error("Adapt accepted an unknown method")
+	}
+}
+
+func TestSeedTable(t *testing.T) {
+	recs := []SeedRecord{
+		{Seed: 7, Method: "LoRA r=8", Episodes: 100, Success: 0.85},
+		{Seed: 7, Method: "full", Episodes: 100, Success: 0.90},
+		{Seed: 8, Method: "LoRA r=8", Episodes: 100, Success: 0.80},
+		{Seed: 8, Method: "full", Episodes: 100, Success: 0.86},
+	}
+	tests := []struct {
+		name string
+		recs []SeedRecord
+		want []string
+	}{
+		{"two seeds", recs, []string{
+			"| method | seed 7 | seed 8 | mean | of full's mean |",
+			"| LoRA r=8 | 85% | 80% | 82.5% | 94% |",
+			"| full | 90% | 86% | 88.0% | 100% |"}},
+		{"no full", recs[:1], []string{"| LoRA r=8 | 85% | 85.0% | – |"}},
+		{"a seed missing", append(recs[:3:3], SeedRecord{Seed: 9, Method: "full", Success: 1}), []string{
+			"| LoRA r=8 | 85% | 80% | – | 82.5% | 87% |"}},
+	}
+	for _, tc := range tests {
+		got := SeedTable(tc.recs)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w+"\n") {
+				t.Errorf("%s: table lacks %q:\n%s", tc.name, w, got)
+			}
+		}
 	}
 }

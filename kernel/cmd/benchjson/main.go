@@ -10,9 +10,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,11 +74,33 @@ type Report struct {
 	Peer     map[string]float64 `json:"peer,omitempty"`
 	PeerNote string             `json:"peer_note,omitempty"`
 	Ratios   []Ratio            `json:"ratios,omitempty"`
+	// Course is the per-notebook wall time of the last `make course`
+	// (out/course/course.json), when it has run: notebooks take minutes
+	// each, so bench reports that run rather than repeating it.
+	Course *Course `json:"course,omitempty"`
+}
+
+// Course is a `make course` run: every notebook, one at a time.
+type Course struct {
+	File      string           `json:"file"`
+	Written   string           `json:"written"` // the file's modification time
+	TotalS    float64          `json:"total_s"`
+	Failed    int              `json:"failed"`
+	Notebooks []CourseNotebook `json:"notebooks"`
+}
+
+// CourseNotebook is one notebook's entry of kernel/runnb.py's --json.
+type CourseNotebook struct {
+	Notebook string  `json:"notebook"`
+	Backend  string  `json:"backend"`
+	WallS    float64 `json:"wall_s"`
+	Status   string  `json:"status"`
 }
 
 func main() {
 	out := flag.String("o", "out/bench.json", "where to write the JSON")
 	peer := flag.String("peer", "", "JSON printed by the PyTorch peer in this run (optional)")
+	course := flag.String("course", "", "kernel/runnb.py --json output of the last make course (optional; skipped when absent)")
 	flag.Parse()
 	rep, err := parse(io.TeeReader(os.Stdin, os.Stdout))
 	if err != nil {
@@ -95,6 +119,18 @@ func main() {
 	if *peer != "" {
 		if err := addPeer(rep, *peer); err != nil {
 			rep.PeerNote = err.Error()
+		}
+	}
+	if *course != "" {
+		c, err := readCourse(*course)
+		switch {
+		case err == nil:
+			rep.Course = c
+		case errors.Is(err, fs.ErrNotExist):
+			fmt.Fprintf(os.Stderr, "benchjson: %s not found: run make course for per-notebook times\n", *course)
+		default:
+			fmt.Fprintln(os.Stderr, "benchjson:", err)
+			os.Exit(1)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
@@ -123,6 +159,12 @@ func main() {
 	}
 	if rep.PeerNote != "" {
 		fmt.Printf("\npeer: %s\n", rep.PeerNote)
+	}
+	if c := rep.Course; c != nil {
+		fmt.Printf("\nmake course (%s, written %s): %.1f min in all, %d failed\n", c.File, c.Written, c.TotalS/60, c.Failed)
+		for _, n := range c.Notebooks {
+			fmt.Printf("  %-52s %8.1f s  %s\n", n.Notebook, n.WallS, n.Status)
+		}
 	}
 	fmt.Printf("\nwrote %s (%s, %d CPUs, commit %s)\n", *out, rep.CPU, rep.NumCPU, rep.Commit)
 }
@@ -190,6 +232,35 @@ func summarize(name, unit string, v []float64) Figure {
 		f.Spread = (f.Max - f.Min) / med
 	}
 	return f
+}
+
+// readCourse reads kernel/runnb.py's --json output: a list of notebooks
+// with their wall time and status.
+func readCourse(path string) (*Course, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Course{File: path}
+	if err := json.Unmarshal(b, &c.Notebooks); err != nil {
+		return nil, fmt.Errorf("%s: not runnb.py's notebook list: %v", path, err)
+	}
+	if len(c.Notebooks) == 0 {
+		return nil, fmt.Errorf("%s: no notebooks", path)
+	}
+	for i, n := range c.Notebooks {
+		if n.Notebook == "" || n.WallS < 0 {
+			return nil, fmt.Errorf("%s: entry %d has no notebook or a negative time: %+v", path, i, n)
+		}
+		c.TotalS += n.WallS
+		if n.Status != "pass" {
+			c.Failed++
+		}
+	}
+	if st, err := os.Stat(path); err == nil {
+		c.Written = st.ModTime().UTC().Format(time.RFC3339)
+	}
+	return c, nil
 }
 
 // addPeer reads the peer's JSON and computes the ratios of peerPairs. Our

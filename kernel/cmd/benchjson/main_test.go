@@ -57,3 +57,27 @@ func TestPeerRatio(t *testing.T) {
 		t.Error("missing peer file accepted")
 	}
 }
+
+func TestReadCourse(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := readCourse(write("ok.json", `[{"notebook": "a.ipynb", "backend": "go", "wall_s": 10.5, "status": "pass"},
+		{"notebook": "b.ipynb", "backend": "go", "wall_s": 4.5, "status": "fail", "error": "cell 3"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TotalS != 15 || c.Failed != 1 || len(c.Notebooks) != 2 || c.Written == "" {
+		t.Errorf("course = %+v", c)
+	}
+	for name, body := range map[string]string{"empty.json": `[]`, "object.json": `{"a": 1}`, "negative.json": `[{"notebook": "a", "wall_s": -1}]`} {
+		if _, err := readCourse(write(name, body)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want one naming the file", name, err)
+		}
+	}
+}

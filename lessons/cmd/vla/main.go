@@ -3,7 +3,9 @@
 // tasks (and, as the baseline, the same model blind to the instruction),
 // scores both per task, then fine-tunes the pretrained policy on the
 // held-out task with LoRA at ranks 4, 8 and 16, the head alone and all
-// weights, and prints the study's table.
+// weights, and prints the study's table. LoRA r=8 and full fine-tuning
+// then run again at the other study seeds (-seeds), and a table gives
+// their success per seed and on average.
 //
 //	go run ./lessons/cmd/vla                       # CPU sizes, checkpoints under out/checkpoints/vla-*
 //	go run ./lessons/cmd/vla -steps 6000 -ft-steps 2000
@@ -19,6 +21,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/course"
@@ -41,7 +45,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ftSteps := fs.Int("ft-steps", 1000, "fine-tuning steps per method")
 	demos := fs.Int("demos", 200, "expert demonstrations per pretraining task")
 	ftDemos := fs.Int("ft-demos", 100, "expert demonstrations of the held-out task")
-	episodes := fs.Int("episodes", 50, "evaluation episodes per task")
+	episodes := fs.Int("episodes", 100, "evaluation episodes per task")
+	seedList := fs.String("seeds", "7,8,9", "study seeds: the whole study at the first, LoRA r=8 and full fine-tuning again at the others")
 	head := fs.String("head", vla.HeadRegression, "action head: regression (the chapter's) or bins (OpenVLA's)")
 	dir := fs.String("dir", "", "checkpoint root (default out/checkpoints); pretraining uses vla-<head> and vla-<head>-blind there")
 	jsonOut := fs.String("json", "", "write every figure as JSON here (- for stdout)")
@@ -97,14 +102,37 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, vla.TaskTable(names, results...))
 
-	runs, err := vla.Study(b, vla.StudyConfig{Pretrained: filepath.Join(*dir, "vla-"+*head),
-		Steps: *ftSteps, Demos: *ftDemos, Episodes: *episodes, Progress: stdout})
+	var seeds []int64
+	for _, f := range strings.Split(*seedList, ",") {
+		s, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || s <= 0 {
+			return fmt.Errorf("-seeds %q: %q is not a positive integer", *seedList, f)
+		}
+		seeds = append(seeds, s)
+	}
+	sc := vla.StudyConfig{Pretrained: filepath.Join(*dir, "vla-"+*head),
+		Steps: *ftSteps, Demos: *ftDemos, Episodes: *episodes, Seed: seeds[0], Progress: stdout}
+	runs, err := vla.Study(b, sc)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, vla.StudyTable(runs))
 	for _, r := range runs {
 		out.Study = append(out.Study, r.Record())
+		for _, m := range []string{vla.LoRAMethod(8).Name, "full"} {
+			if r.Method == m {
+				out.Seeds = append(out.Seeds, vla.SeedRecord{Seed: seeds[0], Method: m, Episodes: len(r.Result.Episodes), Success: r.Result.SuccessRate})
+			}
+		}
+	}
+	if len(seeds) > 1 {
+		sc.Methods = []vla.Method{vla.LoRAMethod(8), {Name: "full", Trains: vla.TrainAll}}
+		more, err := vla.Repeat(b, sc, seeds[1:])
+		if err != nil {
+			return err
+		}
+		out.Seeds = append(out.Seeds, more...)
+		fmt.Fprint(stdout, vla.SeedTable(out.Seeds))
 	}
 	if *jsonOut != "" {
 		return course.WriteJSON(*jsonOut, stdout, out)
