@@ -51,8 +51,14 @@ type Method struct {
 // α/r = 2), without dropout, training the adapters alone at a peak
 // learning rate of 3e-2.
 //
+// With make vla's settings (rank 8, 1,000 steps, 100 episodes, adapters
+// seeded by the study seed), rank 8 reached 85%, 80% and 76% success at
+// study seeds 7, 8 and 9 against full fine-tuning's 90%, 86% and 88%
+// (at 1e-3): 91% of full's success on average.
+//
 // Departures from the chapter, measured on the held-out task (rank 8,
-// 1,000 steps, 50 episodes, full fine-tuning at 1e-3 for comparison):
+// 1,000 steps, 50 episodes, adapters not yet seeded, full fine-tuning at
+// 1e-3 for comparison):
 //
 //   - Dropout 0, as OpenVLA's own fine-tuning script (vla-scripts/
 //     finetune.py, lora_dropout 0.0), not the chapter's 0.1: over study
