@@ -111,11 +111,19 @@ func BenchmarkSampleMLP(b *testing.B) {
 	}
 }
 
+// pushTConfig is the policy make dp-pusht trains: CPUConfig with a U-Net
+// of 32/64/128 channels (dptrain -down 32,64,128).
+func pushTConfig() Config {
+	c := CPUConfig()
+	c.UNet.DownDims = []int{32, 64, 128}
+	return c
+}
+
 func BenchmarkSampleUNet(b *testing.B) {
 	for _, u := range []struct {
 		name string
 		cfg  func() Config
-	}{{"CPU", CPUConfig}, {"DP", DefaultConfig}} {
+	}{{"CPU", CPUConfig}, {"PushT", pushTConfig}, {"DP", DefaultConfig}} {
 		for _, m := range []struct {
 			name   string
 			method diffusion.Method

@@ -238,6 +238,20 @@ func New(b compute.Backend, cfg Config) (*Policy, error) {
 // Config returns the configuration (StateDim and ActionDim set after Fit).
 func (p *Policy) Config() Config { return p.cfg }
 
+// SetSampler changes how the policy samples (Method, InferenceSteps for
+// DDIM, Eta) without touching its weights: the paper samples Push-T with
+// DDPM-100, our CPU config with DDIM-10. It returns an error naming the
+// bad value, and then leaves the policy as it was.
+func (p *Policy) SetSampler(method diffusion.Method, steps int, eta float64) error {
+	c := p.cfg
+	c.Method, c.InferenceSteps, c.Eta = method, steps, eta
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	p.cfg = c
+	return nil
+}
+
 // Scheduler is the policy's noise schedule. Its Hooks, set before
 // training or sampling, replace the forward process (training then noises
 // on the host, see Inputs) and the DDIM step; Restore keeps them.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
 )
@@ -158,6 +159,35 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
+	}
+}
+
+func TestSetSampler(t *testing.T) {
+	p, _ := toyPolicy(t, NetworkMLP, 2, "")
+	for _, tc := range []struct {
+		method diffusion.Method
+		steps  int
+		eta    float64
+		want   string // "" for no error, else a word of the error
+	}{
+		{diffusion.MethodDDPM, 0, 0, ""},
+		{diffusion.MethodDDIM, 25, 1, ""},
+		{diffusion.MethodDDIM, 0, 0, "InferenceSteps = 0"},
+		{diffusion.MethodDDIM, 10, -1, "Eta = -1"},
+		{"euler", 10, 0, "euler"},
+	} {
+		before := p.Config()
+		err := p.SetSampler(tc.method, tc.steps, tc.eta)
+		c := p.Config()
+		switch {
+		case tc.want == "" && (err != nil || c.Method != tc.method || c.InferenceSteps != tc.steps || c.Eta != tc.eta):
+			t.Errorf("%s %d %g: error %v, config %s %d %g", tc.method, tc.steps, tc.eta, err, c.Method, c.InferenceSteps, c.Eta)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || c.Method != before.Method || c.InferenceSteps != before.InferenceSteps || c.Eta != before.Eta):
+			t.Errorf("%s %d %g: error %v (want one with %q), config %s %d %g (want it unchanged)", tc.method, tc.steps, tc.eta, err, tc.want, c.Method, c.InferenceSteps, c.Eta)
+		}
+	}
+	if _, err := p.Sample([][]float32{{0, -1}, {0, -0.95}}, 2, rand.New(rand.NewPCG(1, 1)), SampleOptions{}); err != nil {
+		t.Errorf("sampling with DDIM-25, eta 1: %v", err)
 	}
 }
 

@@ -102,6 +102,7 @@ func run(args []string, stdout io.Writer) error {
 		hidden   = flag.Int("hidden", 0, "override the MLP width")
 		method   = flag.String("method", "", "override the sampler: ddpm, ddim or chapter")
 		infSteps = flag.Int("inference-steps", 0, "override the DDIM steps")
+		eta      = flag.Float64("eta", -1, "override DDIM's eta (0: deterministic, 1: DDPM's noise)")
 		obsKind  = flag.String("obs", "keypoints", "Push-T observation: keypoints (20-D, the paper's) or state (5-D); state with -vision")
 		vision   = flag.String("vision", "none", "none (state-based), cpu (dp.VisionCPUConfig) or gpu (dp.VisionGPUConfig): the image-based policy, with the vision config's U-Net unless -config is given")
 		width    = flag.Int("width", 0, "override the ResNet width of -vision")
@@ -229,10 +230,13 @@ func run(args []string, stdout io.Writer) error {
 	if *infSteps > 0 {
 		cfg.InferenceSteps = *infSteps
 	}
+	if *eta >= 0 {
+		cfg.Eta = *eta
+	}
 	if *policy != "dp" && *policy != "bc" {
 		return fmt.Errorf("-policy %q: want dp or bc", *policy)
 	}
-	if *policy == "dp" {
+	if *policy == "dp" && *scoreDir == "" { // -score validates each checkpoint's config
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -244,7 +248,13 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, backend.Describe())
 	if *scoreDir != "" {
-		return scoreCheckpoints(b, *scoreDir, isArm, *evalN, *last, stdout)
+		// The sampler flags apply to the loaded policies; the rest of
+		// their config is the checkpoint's.
+		var sampler *samplerOverride
+		if set["method"] || set["inference-steps"] || set["eta"] {
+			sampler = &samplerOverride{set: set, method: diffusion.Method(*method), steps: *infSteps, eta: *eta}
+		}
+		return scoreCheckpoints(b, *scoreDir, isArm, *evalN, *last, sampler, *jsonOut, stdout)
 	}
 
 	// Evaluation environments give no images: a vision policy renders
@@ -379,13 +389,60 @@ func (r *Result) Row() dp.PushTRow {
 // policy, of arm REACH when isArm) and scores it with dp.Evaluate on
 // episodes seeded episodes, then prints the paper's summary over them (max,
 // mean of the last `last`).
-func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, stdout io.Writer) error {
+// samplerOverride is -score's -method, -inference-steps and -eta: the
+// flags given replace the checkpoint's sampler settings.
+type samplerOverride struct {
+	set    map[string]bool
+	method diffusion.Method
+	steps  int
+	eta    float64
+}
+
+func (o *samplerOverride) apply(p *dp.Policy) error {
+	c := p.Config()
+	if o.set["method"] {
+		c.Method = o.method
+	}
+	if o.set["inference-steps"] {
+		c.InferenceSteps = o.steps
+	}
+	if o.set["eta"] {
+		c.Eta = o.eta
+	}
+	return p.SetSampler(c.Method, c.InferenceSteps, c.Eta)
+}
+
+// samplerName is how c samples, e.g. "DDIM-10, eta 0" or "DDPM-100".
+func samplerName(c dp.Config) string {
+	if c.Method == diffusion.MethodDDIM {
+		return fmt.Sprintf("DDIM-%d, eta %g", c.InferenceSteps, c.Eta)
+	}
+	return fmt.Sprintf("%s-%d", strings.ToUpper(string(c.Method)), c.Noise.TrainSteps)
+}
+
+// ScoreResult is -score's -json output: every checkpoint of the
+// directory, fresh from disk, scored by the paper's protocol.
+type ScoreResult struct {
+	Backend     string    `json:"backend"`
+	Dir         string    `json:"dir"`
+	Checkpoints []string  `json:"checkpoints"`
+	Sampler     []string  `json:"sampler"` // per checkpoint, e.g. "DDPM-100"
+	Episodes    int       `json:"episodes"`
+	Score       []float64 `json:"score"` // mean of the episodes' max coverage
+	Success     []float64 `json:"success"`
+	EvalSeconds []float64 `json:"eval_s"`
+	MaxScore    float64   `json:"max_score"`
+	MeanLast    float64   `json:"mean_last_score"`
+	Last        int       `json:"last"`
+}
+
+func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, sampler *samplerOverride, jsonOut string, stdout io.Writer) error {
 	cks, err := filepath.Glob(filepath.Join(dir, "ckpt-*"))
 	if err != nil || len(cks) == 0 {
 		return fmt.Errorf("-score %s: no ckpt-* checkpoints there", dir)
 	}
 	sort.Strings(cks)
-	var scores []float64
+	res := ScoreResult{Backend: backend.Chosen().Config, Dir: dir, Episodes: episodes, Last: min(last, len(cks))}
 	for _, ck := range cks {
 		var p *dp.Policy
 		p, err := dp.LoadVision(b, ck, func(state []float32) (*image.RGBA, error) {
@@ -393,6 +450,11 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 		})
 		if err != nil {
 			return err
+		}
+		if sampler != nil {
+			if err := sampler.apply(p); err != nil {
+				return fmt.Errorf("%s: %w", ck, err)
+			}
 		}
 		f := sim.PushTFactory(sim.PushTKeypoints, false)
 		if isArm {
@@ -404,13 +466,26 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", filepath.Base(ck), r)
-		scores = append(scores, r.MeanMaxScore)
+		fmt.Fprintf(stdout, "%s (%s): %s\n", filepath.Base(ck), samplerName(p.Config()), r)
+		res.Checkpoints = append(res.Checkpoints, filepath.Base(ck))
+		res.Sampler = append(res.Sampler, samplerName(p.Config()))
+		res.Score = append(res.Score, r.MeanMaxScore)
+		res.Success = append(res.Success, r.SuccessRate)
+		res.EvalSeconds = append(res.EvalSeconds, r.Wall.Seconds())
 	}
-	mx, mean, err := dp.Score(scores, last)
+	if res.MaxScore, res.MeanLast, err = dp.Score(res.Score, last); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d checkpoints: max %.3f, mean of the last %d %.3f\n", len(res.Score), res.MaxScore, res.Last, res.MeanLast)
+	if jsonOut == "" {
+		return nil
+	}
+	buf, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d checkpoints: max %.3f, mean of the last %d %.3f\n", len(scores), mx, min(last, len(scores)), mean)
+	if err := os.WriteFile(jsonOut, append(buf, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", jsonOut, err)
+	}
 	return nil
 }

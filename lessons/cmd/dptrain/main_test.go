@@ -145,8 +145,39 @@ func TestScoreCheckpoints(t *testing.T) {
 	if err := run([]string{"-score", dir, "-episodes", "2", "-last", "2"}, &buf); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
-	if !strings.Contains(buf.String(), "ckpt-000000004: pusht: 2 episodes") || !strings.Contains(buf.String(), "checkpoints: max") {
+	if !strings.Contains(buf.String(), "ckpt-000000004 (DDIM-10, eta 0): pusht: 2 episodes") || !strings.Contains(buf.String(), "checkpoints: max") {
 		t.Fatalf("output:\n%s", buf.String())
+	}
+	// The sampler flags replace the checkpoint's sampler, as the paper
+	// scores with DDPM-100; a bad one names the value and the checkpoint.
+	js := filepath.Join(t.TempDir(), "score.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-method", "ddpm", "-json", js}, "ckpt-000000004 (DDPM-100): pusht: 2 episodes"},
+		{[]string{"-inference-steps", "4", "-eta", "1"}, "ckpt-000000004 (DDIM-4, eta 1): pusht: 2 episodes"},
+	} {
+		buf.Reset()
+		if err := run(append([]string{"-score", dir, "-episodes", "2"}, tc.args...), &buf); err != nil || !strings.Contains(buf.String(), tc.want) {
+			t.Errorf("%v: error %v, want output with %q:\n%s", tc.args, err, tc.want, buf.String())
+		}
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr ScoreResult
+	if err := json.Unmarshal(b, &sr); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sr.Checkpoints); n < 2 || sr.Checkpoints[n-1] != "ckpt-000000004" || len(sr.Score) != n || len(sr.Success) != n ||
+		sr.Sampler[n-1] != "DDPM-100" || sr.Episodes != 2 || sr.MaxScore <= 0 || sr.MaxScore < sr.MeanLast {
+		t.Errorf("-score -json wrote %s", b)
+	}
+	if err := run([]string{"-score", dir, "-method", "ddim", "-inference-steps", "1000"}, &buf); err == nil ||
+		!strings.Contains(err.Error(), "InferenceSteps = 1000") || !strings.Contains(err.Error(), filepath.Join(dir, "ckpt-")) {
+		t.Errorf("1000 DDIM steps of 100: %v", err)
 	}
 	if err := run([]string{"-score", t.TempDir()}, &buf); err == nil || !strings.Contains(err.Error(), "no ckpt-*") {
 		t.Errorf("scoring an empty directory: %v", err)
