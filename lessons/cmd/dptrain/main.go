@@ -102,7 +102,7 @@ func run(args []string, stdout io.Writer) error {
 		hidden   = flag.Int("hidden", 0, "override the MLP width")
 		method   = flag.String("method", "", "override the sampler: ddpm, ddim or chapter")
 		infSteps = flag.Int("inference-steps", 0, "override the DDIM steps")
-		eta      = flag.Float64("eta", -1, "override DDIM's eta (0: deterministic, 1: DDPM's noise)")
+		eta      = flag.Float64("eta", 0, "override DDIM's eta (0: deterministic, 1: DDPM's noise)")
 		obsKind  = flag.String("obs", "keypoints", "Push-T observation: keypoints (20-D, the paper's) or state (5-D); state with -vision")
 		vision   = flag.String("vision", "none", "none (state-based), cpu (dp.VisionCPUConfig) or gpu (dp.VisionGPUConfig): the image-based policy, with the vision config's U-Net unless -config is given")
 		width    = flag.Int("width", 0, "override the ResNet width of -vision")
@@ -230,8 +230,8 @@ func run(args []string, stdout io.Writer) error {
 	if *infSteps > 0 {
 		cfg.InferenceSteps = *infSteps
 	}
-	if *eta >= 0 {
-		cfg.Eta = *eta
+	if set["eta"] {
+		cfg.Eta = *eta // Validate rejects a negative one
 	}
 	if *policy != "dp" && *policy != "bc" {
 		return fmt.Errorf("-policy %q: want dp or bc", *policy)
@@ -385,10 +385,6 @@ func (r *Result) Row() dp.PushTRow {
 		Last: r.Last, Success: r.FinalSuccess}
 }
 
-// scoreCheckpoints loads every ckpt-* of dir (a state or vision diffusion
-// policy, of arm REACH when isArm) and scores it with dp.Evaluate on
-// episodes seeded episodes, then prints the paper's summary over them (max,
-// mean of the last `last`).
 // samplerOverride is -score's -method, -inference-steps and -eta: the
 // flags given replace the checkpoint's sampler settings.
 type samplerOverride struct {
@@ -436,6 +432,11 @@ type ScoreResult struct {
 	Last        int       `json:"last"`
 }
 
+// scoreCheckpoints loads every ckpt-* of dir (a state or vision diffusion
+// policy, of arm REACH when isArm), applies sampler when not nil, and
+// scores it with dp.Evaluate on episodes seeded episodes, then prints the
+// paper's summary over them (max, mean of the last `last`) and writes it
+// to jsonOut when not empty.
 func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, sampler *samplerOverride, jsonOut string, stdout io.Writer) error {
 	cks, err := filepath.Glob(filepath.Join(dir, "ckpt-*"))
 	if err != nil || len(cks) == 0 {

@@ -123,6 +123,7 @@ func TestStateBadFlags(t *testing.T) {
 		{[]string{"-obs", "pixels"}, "pixels"},
 		{[]string{"-down", "64,x"}, "64,x"},
 		{[]string{"-network", "rnn"}, "rnn"},
+		{[]string{"-eta", "-0.5"}, "Eta = -0.5"},
 		{[]string{"-env", "moon"}, "moon"},
 		{[]string{"-env", "arm-reach", "-obs", "state"}, "-obs is for -env pusht"},
 		{[]string{"-env", "arm-reach", "-vision", "cpu"}, "-vision is for -env pusht"},
