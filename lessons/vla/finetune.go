@@ -409,6 +409,11 @@ type SeedRecord struct {
 	Success  float64 `json:"success"`
 }
 
+// SeedRecord is the run's success as a record of study seed seed.
+func (r *Run) SeedRecord(seed int64) SeedRecord {
+	return SeedRecord{Seed: seed, Method: r.Method, Episodes: len(r.Result.Episodes), Success: r.Result.SuccessRate}
+}
+
 // Repeat runs the study's methods again at each of seeds (the study's
 // other settings kept) and returns every run's success, seed by seed. The
 // zero-shot score, which no seed changes, is left out.
@@ -425,7 +430,7 @@ func Repeat(b compute.Backend, sc StudyConfig, seeds []int64) ([]SeedRecord, err
 			return nil, fmt.Errorf("vla: study seed %d: %w", seed, err)
 		}
 		for _, r := range runs[1:] {
-			out = append(out, SeedRecord{Seed: seed, Method: r.Method, Episodes: len(r.Result.Episodes), Success: r.Result.SuccessRate})
+			out = append(out, r.SeedRecord(seed))
 		}
 	}
 	return out, nil

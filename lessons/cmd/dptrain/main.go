@@ -224,15 +224,20 @@ func run(args []string, stdout io.Writer) error {
 	if *hidden > 0 {
 		cfg.Hidden = *hidden
 	}
-	if *method != "" {
-		cfg.Method = diffusion.Method(*method)
+	// setSampler applies the sampler flags given to c: the config to
+	// train, or with -score each checkpoint's. Validate rejects bad values.
+	setSampler := func(c *dp.Config) {
+		if set["method"] {
+			c.Method = diffusion.Method(*method)
+		}
+		if set["inference-steps"] {
+			c.InferenceSteps = *infSteps
+		}
+		if set["eta"] {
+			c.Eta = *eta
+		}
 	}
-	if *infSteps > 0 {
-		cfg.InferenceSteps = *infSteps
-	}
-	if set["eta"] {
-		cfg.Eta = *eta // Validate rejects a negative one
-	}
+	setSampler(&cfg)
 	if *policy != "dp" && *policy != "bc" {
 		return fmt.Errorf("-policy %q: want dp or bc", *policy)
 	}
@@ -250,9 +255,9 @@ func run(args []string, stdout io.Writer) error {
 	if *scoreDir != "" {
 		// The sampler flags apply to the loaded policies; the rest of
 		// their config is the checkpoint's.
-		var sampler *samplerOverride
+		var sampler func(*dp.Config)
 		if set["method"] || set["inference-steps"] || set["eta"] {
-			sampler = &samplerOverride{set: set, method: diffusion.Method(*method), steps: *infSteps, eta: *eta}
+			sampler = setSampler
 		}
 		return scoreCheckpoints(b, *scoreDir, isArm, *evalN, *last, sampler, *jsonOut, stdout)
 	}
@@ -385,29 +390,6 @@ func (r *Result) Row() dp.PushTRow {
 		Last: r.Last, Success: r.FinalSuccess}
 }
 
-// samplerOverride is -score's -method, -inference-steps and -eta: the
-// flags given replace the checkpoint's sampler settings.
-type samplerOverride struct {
-	set    map[string]bool
-	method diffusion.Method
-	steps  int
-	eta    float64
-}
-
-func (o *samplerOverride) apply(p *dp.Policy) error {
-	c := p.Config()
-	if o.set["method"] {
-		c.Method = o.method
-	}
-	if o.set["inference-steps"] {
-		c.InferenceSteps = o.steps
-	}
-	if o.set["eta"] {
-		c.Eta = o.eta
-	}
-	return p.SetSampler(c.Method, c.InferenceSteps, c.Eta)
-}
-
 // samplerName is how c samples, e.g. "DDIM-10, eta 0" or "DDPM-100".
 func samplerName(c dp.Config) string {
 	if c.Method == diffusion.MethodDDIM {
@@ -437,7 +419,7 @@ type ScoreResult struct {
 // scores it with dp.Evaluate on episodes seeded episodes, then prints the
 // paper's summary over them (max, mean of the last `last`) and writes it
 // to jsonOut when not empty.
-func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, sampler *samplerOverride, jsonOut string, stdout io.Writer) error {
+func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, sampler func(*dp.Config), jsonOut string, stdout io.Writer) error {
 	cks, err := filepath.Glob(filepath.Join(dir, "ckpt-*"))
 	if err != nil || len(cks) == 0 {
 		return fmt.Errorf("-score %s: no ckpt-* checkpoints there", dir)
@@ -453,7 +435,9 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 			return err
 		}
 		if sampler != nil {
-			if err := sampler.apply(p); err != nil {
+			c := p.Config()
+			sampler(&c)
+			if err := p.SetSampler(c.Method, c.InferenceSteps, c.Eta); err != nil {
 				return fmt.Errorf("%s: %w", ck, err)
 			}
 		}
@@ -467,9 +451,10 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s): %s\n", filepath.Base(ck), samplerName(p.Config()), r)
+		name := samplerName(p.Config())
+		fmt.Fprintf(stdout, "%s (%s): %s\n", filepath.Base(ck), name, r)
 		res.Checkpoints = append(res.Checkpoints, filepath.Base(ck))
-		res.Sampler = append(res.Sampler, samplerName(p.Config()))
+		res.Sampler = append(res.Sampler, name)
 		res.Score = append(res.Score, r.MeanMaxScore)
 		res.Success = append(res.Success, r.SuccessRate)
 		res.EvalSeconds = append(res.EvalSeconds, r.Wall.Seconds())

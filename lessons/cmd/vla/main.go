@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -117,16 +118,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stdout, vla.StudyTable(runs))
+	// The methods repeated at the other seeds, and their records at the
+	// first.
+	repeated := []vla.Method{vla.LoRAMethod(8), {Name: "full", Trains: vla.TrainAll}}
 	for _, r := range runs {
 		out.Study = append(out.Study, r.Record())
-		for _, m := range []string{vla.LoRAMethod(8).Name, "full"} {
-			if r.Method == m {
-				out.Seeds = append(out.Seeds, vla.SeedRecord{Seed: seeds[0], Method: m, Episodes: len(r.Result.Episodes), Success: r.Result.SuccessRate})
-			}
+		if slices.ContainsFunc(repeated, func(m vla.Method) bool { return m.Name == r.Method }) {
+			out.Seeds = append(out.Seeds, r.SeedRecord(seeds[0]))
 		}
 	}
 	if len(seeds) > 1 {
-		sc.Methods = []vla.Method{vla.LoRAMethod(8), {Name: "full", Trains: vla.TrainAll}}
+		sc.Methods = repeated
 		more, err := vla.Repeat(b, sc, seeds[1:])
 		if err != nil {
 			return err
