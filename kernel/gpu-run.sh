@@ -5,9 +5,12 @@
 #   bash kernel/gpu-run.sh build      # here: binaries and the peer into .gpu/
 #   bash .gpu/gpu-run.sh run [what]   # there: what = bench | vision | all (default)
 #
-# Prints the GPU, our BC training steps/s on xla:cuda, the chapter's PyTorch
-# peer on the same GPU (kernel/peer_device.py), and trains the vision BC
-# policy with bc.GPUVisionConfig and bc.ChapterVisionConfig (JSON results in
+# Prints the GPU, our BC and diffusion training steps/s on xla:cuda, the
+# latency of one diffusion action chunk (DDIM-10 as one compiled graph and
+# stepping on the host, DDPM-100; the chapter's MLP and the U-Nets), the
+# chapter's PyTorch peer on the same GPU (kernel/peer_device.py), and
+# trains the vision BC policy with bc.GPUVisionConfig and
+# bc.ChapterVisionConfig (JSON results in
 # $OUT or .gpu/out).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +22,7 @@ build)
 	export GOTOOLCHAIN=$(awk '$1=="toolchain"{print $2}' go.mod)
 	go build -ldflags="-s -w" -o .gpu/bctrain ./lessons/cmd/bctrain &&
 		go test -c -ldflags="-s -w" -o .gpu/bc.test ./lessons/bc &&
+		go test -c -ldflags="-s -w" -o .gpu/dp.test ./lessons/dp &&
 		cp ../shared/peer/chapter_pytorch_peer.py .gpu/peer.py &&
 		cp kernel/peer_device.py kernel/gpu-run.sh .gpu/ || exit 1
 	echo "built into $root/.gpu; carry it to the GPU machine and run: bash .gpu/gpu-run.sh run"
@@ -36,6 +40,8 @@ run)
 	echo "backend: $GOMLX_BACKEND"
 	if [ "$what" = all ] || [ "$what" = bench ]; then
 		timeout 150 ./bc.test -test.run '^$' -test.bench TrainStep -test.count 3 -test.benchtime 3s | tee "$out/bench-gpu.txt"
+		timeout 150 ./dp.test -test.run '^$' -test.bench TrainStep -test.count 3 -test.benchtime 3s | tee -a "$out/bench-gpu.txt"
+		timeout 240 ./dp.test -test.run '^$' -test.bench 'SampleMLP|SampleUNet/(CPU|PushT)' -test.count 3 -test.benchtime 20x | tee -a "$out/bench-gpu.txt"
 		timeout 60 python3 peer_device.py --peer peer.py --device cuda | tee "$out/peer-gpu.json"
 	fi
 	if [ "$what" = all ] || [ "$what" = vision ]; then

@@ -50,6 +50,23 @@ func meanStd(v []float32) (mean, std float64) {
 func noClip(c Config) Config   { c.ClipSample = false; return c }
 func withClip(c Config) Config { c.ClipSample = true; c.ClipRange = 1; return c }
 
+// clipVariant is a scheduler of one of the two schedules, with or without
+// clipping x̂_0 to ±1.
+type clipVariant struct {
+	s    *Scheduler
+	clip bool
+}
+
+// clipVariants are both schedules (Diffusion Policy's and the chapter's),
+// each without and with clipping.
+func clipVariants(t testing.TB) []clipVariant {
+	var vs []clipVariant
+	for _, base := range []Config{DefaultConfig(), ChapterConfig()} {
+		vs = append(vs, clipVariant{mustNew(t, noClip(base)), false}, clipVariant{mustNew(t, withClip(base)), true})
+	}
+	return vs
+}
+
 func TestLinearSchedule(t *testing.T) {
 	for _, T := range []int{100, 1000, 2} {
 		c := ChapterConfig()
@@ -222,46 +239,40 @@ func TestPredictX0(t *testing.T) {
 // every t, with clipping off and on (where some x̂_0 are clipped).
 func TestDDIMEta1IsDDPM(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, base := range []Config{DefaultConfig(), ChapterConfig()} {
-		for _, clip := range []bool{false, true} {
-			c := noClip(base)
-			if clip {
-				c = withClip(base)
+	for _, v := range clipVariants(t) {
+		s, c, clip := v.s, v.s.Config, v.clip
+		clipped := 0
+		for step := s.TrainSteps - 1; step >= 0; step-- {
+			ab, abPrev := s.AlphasCumprod[step], s.alphaBarPrev(step)
+			tilde := (1 - abPrev) / (1 - ab) * s.Betas[step]
+			if sg := s.DDIMSigma(step, step-1, 1); math.Abs(sg*sg-tilde) > 1e-12 {
+				t.Errorf("%s t=%d: sigma² %v, want beta-tilde %v", c.Schedule, step, sg*sg, tilde)
 			}
-			s := mustNew(t, c)
-			clipped := 0
-			for step := s.TrainSteps - 1; step >= 0; step-- {
-				ab, abPrev := s.AlphasCumprod[step], s.alphaBarPrev(step)
-				tilde := (1 - abPrev) / (1 - ab) * s.Betas[step]
-				if sg := s.DDIMSigma(step, step-1, 1); math.Abs(sg*sg-tilde) > 1e-12 {
-					t.Errorf("%s t=%d: sigma² %v, want beta-tilde %v", c.Schedule, step, sg*sg, tilde)
-				}
-				x0 := normals(rng, 256, 1.5)
-				eps := normals(rng, 256, 1)
-				xt := make([]float32, 256)
-				s.AddNoise(xt, x0, eps, step)
-				epsHat := normals(rng, 256, 1) // any ε̂, not the true one
-				for i := range epsHat {
-					epsHat[i] = 0.7*eps[i] + 0.3*epsHat[i]
-				}
-				z := normals(rng, 256, 1)
-				p := make([]float32, 256)
-				s.PredictX0(p, epsHat, xt, step)
-				for _, v := range p {
-					if math.Abs(float64(v)) == 1 {
-						clipped++
-					}
-				}
-				ddpm, ddim := make([]float32, 256), make([]float32, 256)
-				s.StepDDPM(ddpm, epsHat, xt, z, step)
-				s.StepDDIM(ddim, epsHat, xt, z, step, step-1, 1)
-				if d := maxAbsDiff(ddpm, ddim); d > 1e-5 {
-					t.Errorf("%s clip=%v t=%d: DDIM(η=1) differs from DDPM by %v", c.Schedule, clip, step, d)
+			x0 := normals(rng, 256, 1.5)
+			eps := normals(rng, 256, 1)
+			xt := make([]float32, 256)
+			s.AddNoise(xt, x0, eps, step)
+			epsHat := normals(rng, 256, 1) // any ε̂, not the true one
+			for i := range epsHat {
+				epsHat[i] = 0.7*eps[i] + 0.3*epsHat[i]
+			}
+			z := normals(rng, 256, 1)
+			p := make([]float32, 256)
+			s.PredictX0(p, epsHat, xt, step)
+			for _, v := range p {
+				if math.Abs(float64(v)) == 1 {
+					clipped++
 				}
 			}
-			if clip && clipped == 0 {
-				t.Errorf("%s: clipping never happened; the test is too weak", c.Schedule)
+			ddpm, ddim := make([]float32, 256), make([]float32, 256)
+			s.StepDDPM(ddpm, epsHat, xt, z, step)
+			s.StepDDIM(ddim, epsHat, xt, z, step, step-1, 1)
+			if d := maxAbsDiff(ddpm, ddim); d > 1e-5 {
+				t.Errorf("%s clip=%v t=%d: DDIM(η=1) differs from DDPM by %v", c.Schedule, clip, step, d)
 			}
+		}
+		if clip && clipped == 0 {
+			t.Errorf("%s: clipping never happened; the test is too weak", c.Schedule)
 		}
 	}
 }

@@ -38,23 +38,9 @@ const (
 // left partly updated.
 func (s *Scheduler) Sample(x []float32, predict func(x []float32, t int) ([]float32, error),
 	method Method, steps int, eta float64, rng *rand.Rand, onStep func(t int, x []float32)) error {
-	var ts []int
-	switch method {
-	case MethodDDPM, MethodChapter:
-		ts = make([]int, s.TrainSteps)
-		for i := range ts {
-			ts[i] = s.TrainSteps - 1 - i
-		}
-	case MethodDDIM:
-		if steps < 1 || steps > s.TrainSteps {
-			return fmt.Errorf("diffusion: Sample: %d DDIM steps, want 1 … %d", steps, s.TrainSteps)
-		}
-		if !(eta >= 0) || math.IsInf(eta, 1) {
-			return fmt.Errorf("diffusion: Sample: eta is %v, want a finite number ≥ 0", eta)
-		}
-		ts = s.DDIMTimesteps(steps)
-	default:
-		return fmt.Errorf("diffusion: Sample: method %q, want %q, %q or %q", method, MethodDDPM, MethodDDIM, MethodChapter)
+	ts, err := s.timesteps(method, steps, eta)
+	if err != nil {
+		return err
 	}
 	if predict == nil {
 		return fmt.Errorf("diffusion: Sample: nil predict")

@@ -60,8 +60,9 @@ func BenchmarkTrainStepChapter(b *testing.B) {
 }
 
 // benchSample times sampling one action chunk (batch 1) for a Push-T
-// keypoint observation window with an untrained policy of cfg.
-func benchSample(b *testing.B, cfg Config) {
+// keypoint observation window with an untrained policy of cfg, executed as
+// mode says (Policy.Sampling).
+func benchSample(b *testing.B, cfg Config, mode SamplingMode) {
 	be, err := backend.New()
 	if err != nil {
 		b.Fatal(err)
@@ -77,6 +78,7 @@ func benchSample(b *testing.B, cfg Config) {
 	if err := p.Fit(ds, 0, 1); err != nil {
 		b.Fatal(err)
 	}
+	p.Sampling = mode
 	if err := p.Store().InitializeVariables(be, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -98,17 +100,29 @@ func benchSample(b *testing.B, cfg Config) {
 }
 
 func BenchmarkSampleMLP(b *testing.B) {
-	for _, m := range []struct {
-		name   string
-		method diffusion.Method
-		steps  int
-	}{{"DDPM100", diffusion.MethodDDPM, 100}, {"DDIM10", diffusion.MethodDDIM, 10}} {
+	for _, m := range benchSamplers {
 		b.Run(m.name, func(b *testing.B) {
 			c := ChapterConfig()
 			c.ObsHorizon, c.Noise, c.Method, c.InferenceSteps = 2, diffusion.DefaultConfig(), m.method, m.steps
-			benchSample(b, c)
+			benchSample(b, c, m.mode)
 		})
 	}
+}
+
+// benchSamplers are the sampling runs the Sample benchmarks time: DDPM-100
+// (the paper's; always a call per step) and DDIM-10 (our configs') as the
+// backend runs it by default (SampleAuto), fused into one graph and
+// stepping on the host.
+var benchSamplers = []struct {
+	name   string
+	method diffusion.Method
+	steps  int
+	mode   SamplingMode
+}{
+	{"DDPM100", diffusion.MethodDDPM, 100, SampleAuto},
+	{"DDIM10", diffusion.MethodDDIM, 10, SampleAuto},
+	{"DDIM10Fused", diffusion.MethodDDIM, 10, SampleFused},
+	{"DDIM10Host", diffusion.MethodDDIM, 10, SampleOnHost},
 }
 
 // pushTConfig is the policy make dp-pusht trains: CPUConfig with a U-Net
@@ -124,15 +138,11 @@ func BenchmarkSampleUNet(b *testing.B) {
 		name string
 		cfg  func() Config
 	}{{"CPU", CPUConfig}, {"PushT", pushTConfig}, {"DP", DefaultConfig}} {
-		for _, m := range []struct {
-			name   string
-			method diffusion.Method
-			steps  int
-		}{{"DDPM100", diffusion.MethodDDPM, 100}, {"DDIM10", diffusion.MethodDDIM, 10}} {
+		for _, m := range benchSamplers {
 			b.Run(u.name+"/"+m.name, func(b *testing.B) {
 				c := u.cfg()
 				c.Method, c.InferenceSteps = m.method, m.steps
-				benchSample(b, c)
+				benchSample(b, c, m.mode)
 			})
 		}
 	}

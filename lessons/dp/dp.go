@@ -211,9 +211,17 @@ type Policy struct {
 	noiseMu  sync.Mutex
 	noiseRNG [2]*rand.Rand
 
+	// Sampling picks how a sampling run executes: as one compiled graph
+	// or a call per denoising step (see SamplingMode; Auto by default).
+	Sampling SamplingMode
+	// padFused pads fused runs to eval.Bucket rows on any backend (tests;
+	// see runFused).
+	padFused bool
+
 	mu       sync.Mutex
-	execs    map[bool]*model.Exec // noise predictor, by "reads the EMA weights"
-	encoders map[bool]*model.Exec // vision condition, likewise
+	execs    map[bool]*model.Exec     // noise predictor, by "reads the EMA weights"
+	fused    map[fusedKey]*model.Exec // whole sampling runs (see fusedExec)
+	encoders map[bool]*model.Exec     // vision condition, likewise
 	actor    *Actor
 }
 
@@ -588,13 +596,13 @@ func (p *Policy) checkShapes() (err error) {
 // graphs afresh, with the current weights.
 func (p *Policy) Refresh() {
 	p.mu.Lock()
-	p.execs, p.encoders = nil, nil
+	p.execs, p.encoders, p.fused = nil, nil, nil
 	p.mu.Unlock()
 }
 
 func (p *Policy) resetExecs() {
 	p.mu.Lock()
-	p.execs, p.encoders = nil, nil
+	p.execs, p.encoders, p.fused = nil, nil, nil
 	p.actor = nil
 	p.mu.Unlock()
 }
@@ -743,9 +751,17 @@ func (p *Policy) condition1(obs [][]float32, frames [][]uint8) ([]float32, error
 // run denoises n samples from their initial noise x [n·Tp·A] under the
 // conditions cond [n·C] (one row per sample), drawing the sampler's noise
 // (DDPM, DDIM with η > 0) from rng: → [n][Tp][ActionDim] in environment
-// units.
+// units. A run of at most MaxFusedSteps steps is one call of a compiled
+// graph (runFused); a longer one, or one watched step by step, calls the
+// noise predictor once per step from the host's diffusion.Sample.
 func (p *Policy) run(cond []float32, n int, x []float32, rng *rand.Rand, onStep func(int, []float32)) ([][][]float32, error) {
 	c := p.cfg
+	if plan := p.fusedPlan(onStep); plan != nil {
+		if err := p.runFused(plan, cond, n, x, rng); err != nil {
+			return nil, err
+		}
+		return p.unnormalize(x, n), nil
+	}
 	e, err := p.exec()
 	if err != nil {
 		return nil, err
@@ -769,6 +785,13 @@ func (p *Policy) run(cond []float32, n int, x []float32, rng *rand.Rand, onStep 
 	if err := p.sched.Sample(x, predict, c.Method, steps, c.Eta, rng, onStep); err != nil {
 		return nil, err
 	}
+	return p.unnormalize(x, n), nil
+}
+
+// unnormalize splits the samples x [n·Tp·A] (normalized) into
+// [n][Tp][ActionDim] actions in environment units.
+func (p *Policy) unnormalize(x []float32, n int) [][][]float32 {
+	c := p.cfg
 	out := make([][][]float32, n)
 	A := c.ActionDim
 	for b := range out {
@@ -778,7 +801,7 @@ func (p *Policy) run(cond []float32, n int, x []float32, rng *rand.Rand, onStep 
 			out[b][k] = p.actNorm.Unnormalize(a)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Actor acts for one episode at a time: it keeps the last ObsHorizon

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/conv"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
@@ -342,4 +343,80 @@ func TestHostNoising(t *testing.T) {
 	if err := p.Restore(m); err != nil || p.Scheduler().Hooks.AddNoise == nil {
 		t.Errorf("Restore: err %v, hook kept: %v", err, p.Scheduler().Hooks.AddNoise != nil)
 	}
+}
+
+// TestFusedMatchesHost: a sampling run compiled as one graph gives the
+// samples of the host's step-by-step loop (same noise, float32 against
+// float64 step arithmetic), deterministic and stochastic, with x̂_0
+// clipping; the fused graph is really what sampled, a run longer than
+// MaxFusedSteps steps on the host, and so does SampleAuto on the pure-Go
+// backend.
+func TestFusedMatchesHost(t *testing.T) {
+	p, _ := toyPolicy(t, NetworkUNet, 20, "")
+	obs := [][]float32{{0, -1}, {0.1, -0.95}}
+	for _, tc := range []struct {
+		method diffusion.Method
+		steps  int
+		eta    float64
+		fused  bool
+	}{
+		{diffusion.MethodDDIM, 10, 0, true},
+		{diffusion.MethodDDIM, 10, 1, true},
+		{diffusion.MethodDDIM, MaxFusedSteps, 0.5, true},
+		{diffusion.MethodDDIM, MaxFusedSteps + 1, 0, false},
+	} {
+		if err := p.SetSampler(tc.method, tc.steps, tc.eta); err != nil {
+			t.Fatal(err)
+		}
+		sample := func(mode SamplingMode) [][][]float32 {
+			p.Sampling = mode
+			a, err := p.Sample(obs, 5, rand.New(rand.NewPCG(11, 12)), SampleOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		before := len(p.fused)
+		got := sample(SampleFused)
+		if compiled := len(p.fused) > before; compiled != tc.fused {
+			t.Errorf("%s-%d: compiled a fused run: %v, want %v", tc.method, tc.steps, compiled, tc.fused)
+		}
+		if tc.fused { // padded to a bucket of 8 rows, as on accelerators
+			p.padFused = true
+			padded := sample(SampleFused)
+			p.padFused = false
+			if d := maxDiff(got, padded); d > 1e-5 {
+				t.Errorf("%s-%d eta %g: padding 5 samples to 8 rows changed them by up to %v", tc.method, tc.steps, tc.eta, d)
+			}
+		}
+		want := sample(SampleOnHost)
+		if worst := maxDiff(got, want); worst > 1e-3 {
+			t.Errorf("%s-%d eta %g: fused and host samples differ by up to %v", tc.method, tc.steps, tc.eta, worst)
+		}
+		t.Logf("%s-%d eta %g: fused and host samples differ by up to %.2g", tc.method, tc.steps, tc.eta, maxDiff(got, want))
+	}
+	// SampleAuto fuses on accelerators only: on the pure-Go backend it
+	// steps on the host.
+	p.Sampling = SampleAuto
+	before := len(p.fused)
+	if _, err := p.Sample(obs, 2, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fused := len(p.fused) > before; fused == conv.IsGoBackend(p.backend) {
+		t.Errorf("SampleAuto on %s: compiled a fused run: %v", p.backend.Name(), fused)
+	}
+}
+
+// maxDiff is the largest difference between two sets of chunks of the
+// same shape.
+func maxDiff(a, b [][][]float32) float64 {
+	worst := 0.0
+	for i := range a {
+		for k := range a[i] {
+			for d := range a[i][k] {
+				worst = math.Max(worst, math.Abs(float64(a[i][k][d]-b[i][k][d])))
+			}
+		}
+	}
+	return worst
 }

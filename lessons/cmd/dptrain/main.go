@@ -29,6 +29,13 @@
 // the run reports the maximum and the mean of the last -last evaluations.
 // It prints the backend, a progress line while training and a Markdown
 // table; -json also writes the result as JSON.
+//
+// -score trains nothing: it scores the checkpoints a run kept, optionally
+// with another sampler (the paper samples Push-T with DDPM-100). Given the
+// directories of several runs that differ only in -seed, it also averages
+// them as the paper's Table 1 does over 3 training seeds:
+//
+//	go run ./lessons/cmd/dptrain -score run1,run2,run3 -method ddpm -json seeds.json
 package main
 
 import (
@@ -37,6 +44,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,33 +102,33 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	flag := flag.NewFlagSet("dptrain", flag.ContinueOnError)
 	var (
-		policy   = flag.String("policy", "dp", "dp (diffusion policy) or bc (the chapter's BC MLP, one action per step)")
-		envName  = flag.String("env", "pusht", "pusht or arm-reach")
-		config   = flag.String("config", "cpu", "dp config: cpu (dp.CPUConfig), default (dp.DefaultConfig, the paper's), chapter (dp.ChapterConfig) or arm (chunking.ArmDiffusionConfig)")
-		network  = flag.String("network", "", "override the noise predictor: mlp or unet")
-		down     = flag.String("down", "", "override the U-Net widths, e.g. 64,128,256")
-		hidden   = flag.Int("hidden", 0, "override the MLP width")
-		method   = flag.String("method", "", "override the sampler: ddpm, ddim or chapter")
-		infSteps = flag.Int("inference-steps", 0, "override the DDIM steps")
-		eta      = flag.Float64("eta", 0, "override DDIM's eta (0: deterministic, 1: DDPM's noise)")
-		obsKind  = flag.String("obs", "keypoints", "Push-T observation: keypoints (20-D, the paper's) or state (5-D); state with -vision")
-		vision   = flag.String("vision", "none", "none (state-based), cpu (dp.VisionCPUConfig) or gpu (dp.VisionGPUConfig): the image-based policy, with the vision config's U-Net unless -config is given")
-		width    = flag.Int("width", 0, "override the ResNet width of -vision")
-		size     = flag.Int("size", 0, "override the image size of -vision")
-		shift    = flag.Int("shift", -1, "override the random-shift augmentation of -vision, pixels")
-		pool     = flag.String("pool", "", "override the pool of -vision: avg or spatial-softmax")
-		demos    = flag.Int("demos", 200, "expert demonstrations (the paper has about 200)")
-		steps    = flag.Int("steps", 6000, "training steps")
-		batch    = flag.Int("batch", 64, "batch size")
-		lr       = flag.Float64("lr", 1e-3, "peak learning rate")
-		wd       = flag.Float64("wd", 1e-6, "AdamW weight decay (the paper's 1e-6)")
-		evalN    = flag.Int("episodes", 50, "evaluation episodes (the paper's 50)")
-		evalEach = flag.Int("eval-every", 0, "evaluate every N steps (0: steps/5)")
-		last     = flag.Int("last", 3, "report the mean of the last N evaluations (the paper: 10 checkpoints)")
-		dir      = flag.String("ckpt", "", "checkpoint directory (resumes from it when it holds one)")
-		jsonOut  = flag.String("json", "", "write the result as JSON here")
-		seed     = flag.Int64("seed", 1, "seed of demonstrations and training")
-		scoreDir = flag.String("score", "", "train nothing: score every checkpoint in this directory (fresh from disk) and summarize as the paper")
+		policy    = flag.String("policy", "dp", "dp (diffusion policy) or bc (the chapter's BC MLP, one action per step)")
+		envName   = flag.String("env", "pusht", "pusht or arm-reach")
+		config    = flag.String("config", "cpu", "dp config: cpu (dp.CPUConfig), default (dp.DefaultConfig, the paper's), chapter (dp.ChapterConfig) or arm (chunking.ArmDiffusionConfig)")
+		network   = flag.String("network", "", "override the noise predictor: mlp or unet")
+		down      = flag.String("down", "", "override the U-Net widths, e.g. 64,128,256")
+		hidden    = flag.Int("hidden", 0, "override the MLP width")
+		method    = flag.String("method", "", "override the sampler: ddpm, ddim or chapter")
+		infSteps  = flag.Int("inference-steps", 0, "override the DDIM steps")
+		eta       = flag.Float64("eta", 0, "override DDIM's eta (0: deterministic, 1: DDPM's noise)")
+		obsKind   = flag.String("obs", "keypoints", "Push-T observation: keypoints (20-D, the paper's) or state (5-D); state with -vision")
+		vision    = flag.String("vision", "none", "none (state-based), cpu (dp.VisionCPUConfig) or gpu (dp.VisionGPUConfig): the image-based policy, with the vision config's U-Net unless -config is given")
+		width     = flag.Int("width", 0, "override the ResNet width of -vision")
+		size      = flag.Int("size", 0, "override the image size of -vision")
+		shift     = flag.Int("shift", -1, "override the random-shift augmentation of -vision, pixels")
+		pool      = flag.String("pool", "", "override the pool of -vision: avg or spatial-softmax")
+		demos     = flag.Int("demos", 200, "expert demonstrations (the paper has about 200)")
+		steps     = flag.Int("steps", 6000, "training steps")
+		batch     = flag.Int("batch", 64, "batch size")
+		lr        = flag.Float64("lr", 1e-3, "peak learning rate")
+		wd        = flag.Float64("wd", 1e-6, "AdamW weight decay (the paper's 1e-6)")
+		evalN     = flag.Int("episodes", 50, "evaluation episodes (the paper's 50)")
+		evalEach  = flag.Int("eval-every", 0, "evaluate every N steps (0: steps/5)")
+		last      = flag.Int("last", 3, "report the mean of the last N evaluations (the paper: 10 checkpoints)")
+		dir       = flag.String("ckpt", "", "checkpoint directory (resumes from it when it holds one)")
+		jsonOut   = flag.String("json", "", "write the result as JSON here")
+		seed      = flag.Int64("seed", 1, "seed of demonstrations and training")
+		scoreDirs = flag.String("score", "", "train nothing: score every checkpoint in this directory (fresh from disk) and summarize as the paper; several directories, comma-separated (one per training seed), are averaged as the paper averages 3 seeds")
 	)
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -241,7 +249,7 @@ func run(args []string, stdout io.Writer) error {
 	if *policy != "dp" && *policy != "bc" {
 		return fmt.Errorf("-policy %q: want dp or bc", *policy)
 	}
-	if *policy == "dp" && *scoreDir == "" { // -score validates each checkpoint's config
+	if *policy == "dp" && *scoreDirs == "" { // -score validates each checkpoint's config
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -252,14 +260,14 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, backend.Describe())
-	if *scoreDir != "" {
+	if *scoreDirs != "" {
 		// The sampler flags apply to the loaded policies; the rest of
 		// their config is the checkpoint's.
 		var sampler func(*dp.Config)
 		if set["method"] || set["inference-steps"] || set["eta"] {
 			sampler = setSampler
 		}
-		return scoreCheckpoints(b, *scoreDir, isArm, *evalN, *last, sampler, *jsonOut, stdout)
+		return scoreCheckpoints(b, *scoreDirs, isArm, *evalN, *last, sampler, *jsonOut, stdout)
 	}
 
 	// Evaluation environments give no images: a vision policy renders
@@ -398,8 +406,9 @@ func samplerName(c dp.Config) string {
 	return fmt.Sprintf("%s-%d", strings.ToUpper(string(c.Method)), c.Noise.TrainSteps)
 }
 
-// ScoreResult is -score's -json output: every checkpoint of the
-// directory, fresh from disk, scored by the paper's protocol.
+// ScoreResult is -score's -json output for one directory: every
+// checkpoint of the directory, fresh from disk, scored by the paper's
+// protocol.
 type ScoreResult struct {
 	Backend     string    `json:"backend"`
 	Dir         string    `json:"dir"`
@@ -414,15 +423,76 @@ type ScoreResult struct {
 	Last        int       `json:"last"`
 }
 
-// scoreCheckpoints loads every ckpt-* of dir (a state or vision diffusion
-// policy, of arm REACH when isArm), applies sampler when not nil, and
-// scores it with dp.Evaluate on episodes seeded episodes, then prints the
-// paper's summary over them (max, mean of the last `last`) and writes it
-// to jsonOut when not empty.
-func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last int, sampler func(*dp.Config), jsonOut string, stdout io.Writer) error {
+// SeedsScore is -score's -json output for several directories, one per
+// training seed: each run scored as ScoreResult, and the paper's summary,
+// its Table 1 protocol ("each averaged across 3 training seeds"): the mean
+// over the runs of their max, and of their mean of the last checkpoints.
+type SeedsScore struct {
+	Runs     []ScoreResult `json:"runs"`
+	MaxScore float64       `json:"max_score"`       // mean over runs of each run's MaxScore
+	MeanLast float64       `json:"mean_last_score"` // mean over runs of each run's MeanLast
+	// MaxRange and MeanLastRange are the lowest and highest run.
+	MaxRange      [2]float64 `json:"max_score_range"`
+	MeanLastRange [2]float64 `json:"mean_last_score_range"`
+}
+
+// scoreCheckpoints scores every directory of dirs (a comma-separated list;
+// see scoreDir) and prints the paper's summary of each. With one
+// directory it writes its ScoreResult to jsonOut (when not empty); with
+// several it also prints, and writes, their SeedsScore.
+func scoreCheckpoints(b compute.Backend, dirs string, isArm bool, episodes, last int, sampler func(*dp.Config), jsonOut string, stdout io.Writer) error {
+	var list []string
+	for _, d := range strings.Split(dirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			list = append(list, d)
+		}
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("-score %q: no directory", dirs)
+	}
+	var out any
+	seeds := SeedsScore{MaxRange: [2]float64{math.Inf(1), math.Inf(-1)}, MeanLastRange: [2]float64{math.Inf(1), math.Inf(-1)}}
+	for _, dir := range list {
+		if len(list) > 1 {
+			fmt.Fprintf(stdout, "%s:\n", dir)
+		}
+		r, err := scoreDir(b, dir, isArm, episodes, last, sampler, stdout)
+		if err != nil {
+			return err
+		}
+		out = r
+		seeds.Runs = append(seeds.Runs, *r)
+		seeds.MaxScore += r.MaxScore / float64(len(list))
+		seeds.MeanLast += r.MeanLast / float64(len(list))
+		seeds.MaxRange = [2]float64{math.Min(seeds.MaxRange[0], r.MaxScore), math.Max(seeds.MaxRange[1], r.MaxScore)}
+		seeds.MeanLastRange = [2]float64{math.Min(seeds.MeanLastRange[0], r.MeanLast), math.Max(seeds.MeanLastRange[1], r.MeanLast)}
+	}
+	if len(list) > 1 {
+		fmt.Fprintf(stdout, "%d runs, averaged as the paper: max %.3f (runs %.3f..%.3f), mean of the last checkpoints %.3f (runs %.3f..%.3f)\n",
+			len(list), seeds.MaxScore, seeds.MaxRange[0], seeds.MaxRange[1], seeds.MeanLast, seeds.MeanLastRange[0], seeds.MeanLastRange[1])
+		out = seeds
+	}
+	if jsonOut == "" {
+		return nil
+	}
+	buf, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonOut, append(buf, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", jsonOut, err)
+	}
+	return nil
+}
+
+// scoreDir loads every ckpt-* of dir (a state or vision diffusion policy,
+// of arm REACH when isArm), applies sampler when not nil, scores it with
+// dp.Evaluate on episodes seeded episodes, and prints the paper's summary
+// over them (max, mean of the last `last`).
+func scoreDir(b compute.Backend, dir string, isArm bool, episodes, last int, sampler func(*dp.Config), stdout io.Writer) (*ScoreResult, error) {
 	cks, err := filepath.Glob(filepath.Join(dir, "ckpt-*"))
 	if err != nil || len(cks) == 0 {
-		return fmt.Errorf("-score %s: no ckpt-* checkpoints there", dir)
+		return nil, fmt.Errorf("-score %s: no ckpt-* checkpoints there", dir)
 	}
 	sort.Strings(cks)
 	res := ScoreResult{Backend: backend.Chosen().Config, Dir: dir, Episodes: episodes, Last: min(last, len(cks))}
@@ -432,13 +502,13 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 			return sim.PushTImage(state, p.Config().Vision.ImageSize)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sampler != nil {
 			c := p.Config()
 			sampler(&c)
 			if err := p.SetSampler(c.Method, c.InferenceSteps, c.Eta); err != nil {
-				return fmt.Errorf("%s: %w", ck, err)
+				return nil, fmt.Errorf("%s: %w", ck, err)
 			}
 		}
 		f := sim.PushTFactory(sim.PushTKeypoints, false)
@@ -449,7 +519,7 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 		}
 		r, err := dp.Evaluate(p, f, episodes)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		name := samplerName(p.Config())
 		fmt.Fprintf(stdout, "%s (%s): %s\n", filepath.Base(ck), name, r)
@@ -460,18 +530,8 @@ func scoreCheckpoints(b compute.Backend, dir string, isArm bool, episodes, last 
 		res.EvalSeconds = append(res.EvalSeconds, r.Wall.Seconds())
 	}
 	if res.MaxScore, res.MeanLast, err = dp.Score(res.Score, last); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(stdout, "%d checkpoints: max %.3f, mean of the last %d %.3f\n", len(res.Score), res.MaxScore, res.Last, res.MeanLast)
-	if jsonOut == "" {
-		return nil
-	}
-	buf, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jsonOut, append(buf, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", jsonOut, err)
-	}
-	return nil
+	return &res, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,25 @@ func TestScoreCheckpoints(t *testing.T) {
 	if n := len(sr.Checkpoints); n < 2 || sr.Checkpoints[n-1] != "ckpt-000000004" || len(sr.Score) != n || len(sr.Success) != n ||
 		sr.Sampler[n-1] != "DDPM-100" || sr.Episodes != 2 || sr.MaxScore <= 0 || sr.MaxScore < sr.MeanLast {
 		t.Errorf("-score -json wrote %s", b)
+	}
+	// Two runs (here the same directory twice) average as the paper's seeds.
+	buf.Reset()
+	if err := run([]string{"-score", dir + "," + dir, "-method", "ddpm", "-episodes", "2", "-json", js}, &buf); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if b, err = os.ReadFile(js); err != nil {
+		t.Fatal(err)
+	}
+	var ss SeedsScore
+	if err := json.Unmarshal(b, &ss); err != nil {
+		t.Fatal(err)
+	}
+	if len(ss.Runs) != 2 || ss.Runs[1].Dir != dir || math.Abs(ss.MaxScore-sr.MaxScore) > 1e-9 || math.Abs(ss.MeanLast-sr.MeanLast) > 1e-9 ||
+		ss.MaxRange != [2]float64{sr.MaxScore, sr.MaxScore} || !strings.Contains(buf.String(), "2 runs, averaged as the paper") {
+		t.Errorf("two runs of the same checkpoints: want their one-run figures, got %s\noutput:\n%s", b, buf.String())
+	}
+	if err := run([]string{"-score", ","}, &buf); err == nil || !strings.Contains(err.Error(), "no directory") {
+		t.Errorf("-score ',': %v", err)
 	}
 	if err := run([]string{"-score", dir, "-method", "ddim", "-inference-steps", "1000"}, &buf); err == nil ||
 		!strings.Contains(err.Error(), "InferenceSteps = 1000") || !strings.Contains(err.Error(), filepath.Join(dir, "ckpt-")) {
