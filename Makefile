@@ -118,18 +118,18 @@ DP_STEPS ?= 20000
 DP_DOWN ?= 32,64,128
 DP_SEEDS ?= 1 2 3
 DP_DIR = out/checkpoints/dp-pusht-cpu$(if $(filter-out 1,$(1)),-seed$(1))
+DP_JSON = out/dp-pusht$(if $(filter-out 1,$(1)),-seed$(1)).json
 comma := ,
 empty :=
 space := $(empty) $(empty)
+# One recipe line per seed (dptrain evaluates every DP_STEPS/5 steps).
+define DP_TRAIN
+	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -seed $(1) -down $(DP_DOWN) -steps $(DP_STEPS) -ckpt $(call DP_DIR,$(1)) -json $(call DP_JSON,$(1))
+
+endef
 dp-pusht:
 	@mkdir -p out
-	@set -e; for s in $(DP_SEEDS); do \
-		d=out/checkpoints/dp-pusht-cpu; j=out/dp-pusht.json; \
-		if [ $$s != 1 ]; then d=$$d-seed$$s; j=out/dp-pusht-seed$$s.json; fi; \
-		echo "== seed $$s: $$d"; \
-		GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -seed $$s -down $(DP_DOWN) -steps $(DP_STEPS) -eval-every $$(( $(DP_STEPS) / 5 )) \
-			-ckpt $$d -json $$j; \
-	done
+	$(foreach s,$(DP_SEEDS),$(call DP_TRAIN,$(s)))
 	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -method ddpm -json out/dp-pusht-ddpm.json \
 		-score $(subst $(space),$(comma),$(strip $(foreach s,$(DP_SEEDS),$(call DP_DIR,$(s)))))
 	go run ./lessons/cmd/dptrain -policy bc -steps 3000 -eval-every 600 -json out/bc-pusht.json

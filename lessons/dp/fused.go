@@ -98,7 +98,6 @@ func (p *Policy) fusedExec(plan []diffusion.Step) (*model.Exec, error) {
 		for k, st := range plan {
 			t := Squeeze(Slice(ts, AxisElem(k)), 0)
 			eps := p.denoise(scope.At(Kind), cond, x, t) // At: every step reads the same weights
-
 			x0 := DivScalar(Sub(x, MulScalar(eps, st.SqrtOneMinusAlphaBar)), st.SqrtAlphaBar)
 			if st.Clip {
 				x0 = ClipScalar(x0, -st.ClipRange, st.ClipRange)
