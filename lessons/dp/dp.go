@@ -751,9 +751,10 @@ func (p *Policy) condition1(obs [][]float32, frames [][]uint8) ([]float32, error
 // run denoises n samples from their initial noise x [n·Tp·A] under the
 // conditions cond [n·C] (one row per sample), drawing the sampler's noise
 // (DDPM, DDIM with η > 0) from rng: → [n][Tp][ActionDim] in environment
-// units. A run of at most MaxFusedSteps steps is one call of a compiled
-// graph (runFused); a longer one, or one watched step by step, calls the
-// noise predictor once per step from the host's diffusion.Sample.
+// units. As Policy.Sampling picks (see fusedPlan), a run of at most
+// MaxFusedSteps steps is one call of a compiled graph (runFused);
+// otherwise the host's diffusion.Sample calls the noise predictor once per
+// step.
 func (p *Policy) run(cond []float32, n int, x []float32, rng *rand.Rand, onStep func(int, []float32)) ([][][]float32, error) {
 	c := p.cfg
 	if plan := p.fusedPlan(onStep); plan != nil {

@@ -36,9 +36,9 @@ const (
 	// round trip to the device (measured on an H100: 0.33 ms per step for
 	// the chapter's MLP, 1.6 ms for the small U-Net), and steps on the host
 	// on the pure-Go backend, where a call costs little and the unrolled
-	// graph measured slower for the U-Net (one core, SIMD build, DDIM-10:
-	// 13.2-14.2 ms fused against 11.2-12.1 ms for the 32/64/128 U-Net;
-	// 4.6 against 5.3-6.1 ms for the chapter's MLP).
+	// graph measured slower for the U-Net (AMD EPYC, one core, SIMD build,
+	// DDIM-10: 13.2-14.2 ms fused against 11.2-12.1 ms for the 32/64/128
+	// U-Net; 4.6 against 5.3-6.1 ms for the chapter's MLP).
 	SampleAuto SamplingMode = iota
 	// SampleFused always fuses runs of at most MaxFusedSteps steps.
 	SampleFused
