@@ -366,10 +366,19 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, dp.PushTTable(res.Row()))
 	}
 	if *jsonOut != "" {
-		buf, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(buf, '\n'), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", *jsonOut, err)
-		}
+		return writeJSON(*jsonOut, res)
+	}
+	return nil
+}
+
+// writeJSON writes v to path as indented JSON (-json).
+func writeJSON(path string, v any) error {
+	buf, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(buf, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -475,14 +484,7 @@ func scoreCheckpoints(b compute.Backend, dirs string, isArm bool, episodes, last
 	if jsonOut == "" {
 		return nil
 	}
-	buf, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jsonOut, append(buf, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", jsonOut, err)
-	}
-	return nil
+	return writeJSON(jsonOut, out)
 }
 
 // scoreDir loads every ckpt-* of dir (a state or vision diffusion policy,
