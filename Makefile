@@ -94,19 +94,19 @@ bench:
 	@set -o pipefail; { \
 		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
 		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
-		go test -run '^$$' -bench 'SampleMLP|SampleUNet/(CPU|PushT)' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
+		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
 			| sed -e 's/^BenchmarkTrainStepChapter/BenchmarkTrainStepChapterSIMD/' && \
-		go test -run '^$$' -bench 'SampleMLP|SampleUNet/(CPU|PushT)' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
+		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSample/' && \
-		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/(CPU|PushT)' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' && \
 		POLICYLAB_DEPLOY_SECONDS=$(DEPLOY_SECONDS) go test -run '^$$' -bench 'DeployLoop' -benchtime 1x -count 1 -timeout 10m ./lessons/deploy/ ; \
 	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json -course out/course/course.json
 
 # Diffusion Policy on Push-T (state), as README reports it: dp.CPUConfig()
-# with a U-Net of 32/64/128 channels (per minute of CPU it learned faster
-# than the config's 64/128/256), about 28 minutes of training on 2 cores
+# (U-Net 32/64/128: per minute of CPU it learned faster than 64/128/256;
+# DP_DOWN overrides the widths, e.g. 64,128,256), about 28 minutes of training on 2 cores
 # (SIMD build) with five evaluations sampling as the config does (DDIM-10)
 # on the paper's 50 seeded episodes, once per seed of DP_SEEDS; then the
 # three checkpoints each run kept, scored as the paper samples (DDPM-100)
@@ -115,7 +115,7 @@ bench:
 # checkpoints are out/checkpoints/dp-pusht-cpu (make chunking and the
 # notebooks load them), seed N's dp-pusht-cpu-seedN.
 DP_STEPS ?= 20000
-DP_DOWN ?= 32,64,128
+DP_DOWN ?=
 DP_SEEDS ?= 1 2 3
 DP_DIR = out/checkpoints/dp-pusht-cpu$(if $(filter-out 1,$(1)),-seed$(1))
 DP_JSON = out/dp-pusht$(if $(filter-out 1,$(1)),-seed$(1)).json
@@ -124,7 +124,7 @@ empty :=
 space := $(empty) $(empty)
 # One recipe line per seed (dptrain evaluates every DP_STEPS/5 steps).
 define DP_TRAIN
-	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -seed $(1) -down $(DP_DOWN) -steps $(DP_STEPS) -ckpt $(call DP_DIR,$(1)) -json $(call DP_JSON,$(1))
+	GOEXPERIMENT=simd go run ./lessons/cmd/dptrain -seed $(1) $(if $(DP_DOWN),-down $(DP_DOWN)) -steps $(DP_STEPS) -ckpt $(call DP_DIR,$(1)) -json $(call DP_JSON,$(1))
 
 endef
 dp-pusht:

@@ -41,7 +41,7 @@ run)
 	if [ "$what" = all ] || [ "$what" = bench ]; then
 		timeout 150 ./bc.test -test.run '^$' -test.bench TrainStep -test.count 3 -test.benchtime 3s | tee "$out/bench-gpu.txt"
 		timeout 150 ./dp.test -test.run '^$' -test.bench TrainStep -test.count 3 -test.benchtime 3s | tee -a "$out/bench-gpu.txt"
-		timeout 240 ./dp.test -test.run '^$' -test.bench 'SampleMLP|SampleUNet/(CPU|PushT)' -test.count 3 -test.benchtime 20x | tee -a "$out/bench-gpu.txt"
+		timeout 240 ./dp.test -test.run '^$' -test.bench 'SampleMLP|SampleUNet/CPU' -test.count 3 -test.benchtime 20x | tee -a "$out/bench-gpu.txt"
 		timeout 60 python3 peer_device.py --peer peer.py --device cuda | tee "$out/peer-gpu.json"
 	fi
 	if [ "$what" = all ] || [ "$what" = vision ]; then

@@ -42,7 +42,7 @@ func ChunkedBC(b compute.Backend, f sim.Factory, dir string, steps int, progress
 
 // ArmDiffusionConfig is the lesson's diffusion policy for arm REACH:
 // dp.CPUConfig (To 2, Tp 16, Ta 8, DDIM in 10 steps) with a U-Net of 32
-// and 64 channels instead of 64, 128 and 256. It denoises absolute joint
+// and 64 channels instead of 32, 64 and 128. It denoises absolute joint
 // targets: unlike BC (see ChunkedBC), it did worse with targets relative
 // to the joint positions (measured 2026-11-25, batch 8, 2,400 steps, 50
 // episodes: 68% success absolute, 22% relative).

@@ -125,11 +125,11 @@ var benchSamplers = []struct {
 	{"DDIM10Host", diffusion.MethodDDIM, 10, SampleOnHost},
 }
 
-// pushTConfig is the policy make dp-pusht trains: CPUConfig with a U-Net
-// of 32/64/128 channels (dptrain -down 32,64,128).
-func pushTConfig() Config {
+// wideCPUConfig is CPUConfig with a U-Net twice as wide (64/128/256): the
+// CPU config until 2026-11-26, timed beside it.
+func wideCPUConfig() Config {
 	c := CPUConfig()
-	c.UNet.DownDims = []int{32, 64, 128}
+	c.UNet.DownDims = []int{64, 128, 256}
 	return c
 }
 
@@ -137,7 +137,7 @@ func BenchmarkSampleUNet(b *testing.B) {
 	for _, u := range []struct {
 		name string
 		cfg  func() Config
-	}{{"CPU", CPUConfig}, {"PushT", pushTConfig}, {"DP", DefaultConfig}} {
+	}{{"CPU", CPUConfig}, {"CPUWide", wideCPUConfig}, {"DP", DefaultConfig}} {
 		for _, m := range benchSamplers {
 			b.Run(u.name+"/"+m.name, func(b *testing.B) {
 				c := u.cfg()

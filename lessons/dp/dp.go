@@ -114,11 +114,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// CPUConfig is DefaultConfig with a U-Net a quarter as wide (64/128/256),
-// for training on a laptop's CPU.
+// CPUConfig is DefaultConfig with a U-Net an eighth as wide (32/64/128,
+// step embedding 64), for training on a laptop's CPU: the policy make
+// dp-pusht trains and scores. Departure from the paper's width, measured
+// (Push-T, 2 cores, 28 min of training, seed 1, DDPM-100): a U-Net of
+// 64/128/256 learned slower per minute (3.9 steps/s, 0.710 mean of the last
+// three checkpoints) than this one (11.5 steps/s, 0.845).
 func CPUConfig() Config {
 	c := DefaultConfig()
-	c.UNet.DownDims = []int{64, 128, 256}
+	c.UNet.DownDims = []int{32, 64, 128}
 	c.UNet.TimeEmbedDim = 64
 	return c
 }

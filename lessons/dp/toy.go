@@ -178,10 +178,16 @@ type ToyResult struct {
 }
 
 // ToyExperiment trains, on 100 obstacle demonstrations (seed 1), the
-// U-Net diffusion policy (ToyConfig, 1,500 steps, checkpointed in unetDir
-// when it is not empty), the chapter's diffusion policy (2,000 steps) and
-// the chunked BC MLP (16 actions, 1,000 steps), and samples each from the
-// mean start. About 3 minutes on two cores.
+// U-Net diffusion policy (ToyConfig, 1,000 steps at batch 32, checkpointed
+// in unetDir when it is not empty), the chapter's diffusion policy (2,000
+// steps at batch 64) and the chunked BC MLP (16 actions, 1,000 steps), and
+// samples each from the mean start. About 3 minutes on two cores.
+//
+// The U-Net's budget was 1,500 steps at batch 64 until 2026-11-26. A
+// quarter of the work samples both sides as well (40 samples from the
+// start, measured on 2 cores shared with other work: 1,500 × 64 16 left,
+// 24 right, 0 through the middle in 482 s; 1,000 × 32 15, 23 and 2 in
+// 155 s).
 func ToyExperiment(b compute.Backend, unetDir string, progress io.Writer) (*ToyResult, error) {
 	return toyExperiment(b, unetDir, progress, true)
 }
@@ -198,16 +204,16 @@ func toyExperiment(b compute.Backend, unetDir string, progress io.Writer, chapte
 	r := &ToyResult{Obstacle: o, Demos: demos}
 	start := []float32{float32(o.Start[0]), float32(o.Start[1])}
 	for _, run := range []struct {
-		cfg   Config
-		steps int
-		dir   string
-		out   *[][][]float32
-	}{{ToyConfig(), 1500, unetDir, &r.UNet}, {ChapterConfig(), 2000, "", &r.Chapter}} {
+		cfg          Config
+		steps, batch int
+		dir          string
+		out          *[][][]float32
+	}{{ToyConfig(), 1000, 32, unetDir, &r.UNet}, {ChapterConfig(), 2000, 64, "", &r.Chapter}} {
 		if run.out == &r.Chapter && !chapter {
 			continue
 		}
 		tc := trainer.DefaultConfig()
-		tc.Steps, tc.WarmupSteps, tc.Dir, tc.Progress = run.steps, run.steps/10, run.dir, progress
+		tc.Steps, tc.WarmupSteps, tc.BatchSize, tc.Dir, tc.Progress = run.steps, run.steps/10, run.batch, run.dir, progress
 		p, _, err := Train(b, run.cfg, nil, demos, tc)
 		if err != nil {
 			return nil, err

@@ -19,7 +19,7 @@ import (
 )
 
 // VisionCPUConfig is Diffusion Policy's image-based CNN sized for a CPU:
-// CPUConfig's U-Net (64/128/256) conditioned, per observation step, on
+// CPUConfig's U-Net (32/64/128) conditioned, per observation step, on
 // bc.CPUVisionConfig's encoder (ResNet-18's structure at width 8 with
 // GroupNorm, a spatial-softmax pool, 64×64 images shifted by up to ±4 px
 // in training) beside the agent's position (ProprioDim 2 of
