@@ -109,8 +109,9 @@ bench:
 # DP_DOWN overrides the widths, e.g. 64,128,256) on DP_DEMOS expert
 # demonstrations (400, twice the paper's count: 0.870 against 0.846 over
 # the same 3 seeds; our scripted expert is cheap), about 28 minutes of
-# training per seed on 2 cores (SIMD build) with five evaluations sampling as the config does (DDIM-10)
-# on the paper's 50 seeded episodes, once per seed of DP_SEEDS; then the
+# training per seed on 2 cores (SIMD build) with five evaluations sampling
+# as the config does (DDIM-10) on the paper's 50 seeded episodes, once per
+# seed of DP_SEEDS; then the
 # three checkpoints each run kept, scored as the paper samples (DDPM-100)
 # and averaged over the seeds as its Table 1 is (3 seeds: about 1 h 45 min;
 # DP_SEEDS=1 for one run); then BC on the same episodes. Seed 1's
