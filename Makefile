@@ -132,9 +132,11 @@ DP_DEMOS ?= 400
 DP_SEEDS ?= 1 2 3
 DP_RUN ?= dp-pusht
 DP_CKPT ?= $(DP_RUN)-cpu
-DP_DIR = out/checkpoints/$(DP_CKPT)$(if $(filter-out 1,$(1)),-seed$(1))
-DP_JSON = out/$(DP_RUN)$(if $(filter-out 1,$(1)),-seed$(1)).json
-BC_JSON = out/bc-pusht$(if $(filter-out 1,$(1)),-seed$(1)).json
+# Seed 1's files carry no suffix (the notebooks load them), seed N's -seedN.
+DP_SEED = $(if $(filter-out 1,$(1)),-seed$(1))
+DP_DIR = out/checkpoints/$(DP_CKPT)$(call DP_SEED,$(1))
+DP_JSON = out/$(DP_RUN)$(call DP_SEED,$(1)).json
+BC_JSON = out/bc-pusht$(call DP_SEED,$(1)).json
 comma := ,
 empty :=
 space := $(empty) $(empty)
