@@ -121,9 +121,9 @@ bench:
 # notebooks load them), seed N's dp-pusht-cpu-seedN.
 #
 # make dp-pusht-long is the longer config README reports beside it: the
-# same network on 800 demonstrations for 40,000 steps, about 54 minutes of
-# training a seed alone (seed 1: DDPM-100 max 0.949, mean of the last three
-# 0.943), then the same DDPM-100 scoring; no BC. Its runs are named
+# same network on 800 demonstrations for 40,000 steps, 51-54 minutes of
+# training a seed alone (3 seeds: DDPM-100 max 0.952, mean of the last three
+# 0.938), then the same DDPM-100 scoring; no BC. Its runs are named
 # dp-pusht-long (out/checkpoints/dp-pusht-long[-seedN], out/dp-pusht-long*.json),
 # so they never overwrite the checkpoints the notebooks load.
 DP_STEPS ?= 20000
