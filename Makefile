@@ -6,10 +6,12 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export GOTOOLCHAIN := $(shell awk '$$1=="toolchain"{print $$2}' $(ROOT)/go.mod)
 export PATH := $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go env GOPATH 2>/dev/null)/bin:$(PATH)
 # GoMLX's pure-Go backend has SIMD (AVX-512/AVX2) kernels behind Go's simd
-# experiment: 6.6x faster on the chapter's BC training step, but its
-# broadcasting binary ops crash (SIGSEGV reading past a buffer; compute
-# v0.1.14) on the vision policy. So the default build is the portable one;
-# `make bench` also measures the SIMD build. See README, Benchmarks.
+# experiment: 6.6x faster on the chapter's BC training step, but it can
+# crash with SIGSEGV (seen on the vision policy): go1.27.4's partial SIMD
+# loads, which compute v0.1.14 uses for every row's tail, read the whole
+# vector past the slice (make simd-canary shows it). So the default build is
+# the portable one; `make bench` also measures the SIMD build. See README,
+# Benchmarks.
 export GOEXPERIMENT ?=
 PY := /usr/bin/python3
 
@@ -19,7 +21,7 @@ PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 GOTEST_TIMEOUT ?= 25m
 
-.PHONY: help setup setup-test lab test vet gotest notebooks course bench dp-pusht dp-pusht-train dp-pusht-long dp-arm vla chunking deploy-demo grade student-release clean clean-notebooks check-notebooks
+.PHONY: help setup setup-test lab test vet gotest notebooks course bench simd-canary dp-pusht dp-pusht-train dp-pusht-long dp-arm vla chunking deploy-demo grade student-release clean clean-notebooks check-notebooks
 
 help:
 	@echo "make lab      set up (if needed) and open the course in Jupyter"
@@ -27,6 +29,7 @@ help:
 	@echo "make setup    install Jupyter, GoNB, gopls, goimports, echarts (idempotent)"
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
+	@echo "make simd-canary  do partial SIMD loads read past their slice here? (why GOEXPERIMENT=simd is opt-in)"
 	@echo "make dp-pusht train and score Diffusion Policy on Push-T, 3 seeds as the paper (about 1 h 35 min; DP_SEEDS=1: 35 min)"
 	@echo "make dp-pusht-long  the longer config: 800 demonstrations, 40,000 steps (about 1 h a seed; DP_SEEDS as above)"
 	@echo "make dp-arm   train and score Diffusion Policy on the arm's REACH task, for 4.2.6 (about 5 minutes)"
@@ -104,6 +107,11 @@ bench:
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' && \
 		POLICYLAB_DEPLOY_SECONDS=$(DEPLOY_SECONDS) go test -run '^$$' -bench 'DeployLoop' -benchtime 1x -count 1 -timeout 10m ./lessons/deploy/ ; \
 	} | go run ./kernel/cmd/benchjson -o out/bench.json -peer out/peer.json -course out/course/course.json
+
+# Whether this toolchain's partial SIMD loads and stores stay inside their
+# slices on this CPU; exits 1 where they read past (the SIMD build's crash).
+simd-canary:
+	GOEXPERIMENT=simd go run ./kernel/cmd/simdcanary
 
 # Diffusion Policy on Push-T (state), as README reports it: dp.CPUConfig()
 # (U-Net 32/64/128: per minute of CPU it learned faster than 64/128/256;
