@@ -20,6 +20,7 @@ func probe(op string, k int) error {
 	if err != nil {
 		return fmt.Errorf("mmap: %w", err)
 	}
+	defer syscall.Munmap(mem)
 	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
 		return fmt.Errorf("mprotect: %w", err)
 	}
