@@ -9,9 +9,9 @@ export PATH := $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go env GOPATH 2>/dev/null)/bin
 # experiment: 6.6x faster on the chapter's BC training step, but it can
 # crash with SIGSEGV (seen on the vision policy): go1.27.4's partial SIMD
 # loads, which compute v0.1.14 uses for every row's tail, read a whole
-# vector, past the end of the slice (make simd-canary shows it). So the default build is
-# the portable one; `make bench` also measures the SIMD build. See README,
-# Benchmarks.
+# vector, past the end of the slice (make simd-canary shows it). So the
+# default build is the portable one; `make bench` also measures the SIMD
+# build. See README, Benchmarks.
 export GOEXPERIMENT ?=
 PY := /usr/bin/python3
 

@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,17 +53,15 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Printf("load  %2d of %2d float32 lanes ending at a guard page: ok (control: a whole vector)\n", lanes, lanes)
-	faults := 0
+	faults, probes := 0, 0
 	for _, op := range []string{"load", "store"} {
 		for _, k := range []int{1, lanes / 2, lanes - 1} {
+			probes++
 			out, err := exec.Command(self, "-probe", op, strconv.Itoa(k)).CombinedOutput()
 			verdict := "ok"
 			if err != nil {
 				faults++
 				verdict = "FAULT (reads or writes past the slice)"
-				if len(out) > 0 && out[len(out)-1] != '\n' {
-					out = append(out, '\n')
-				}
 				if line := firstLine(out); line != "" {
 					verdict += ": " + line
 				}
@@ -71,17 +70,15 @@ func main() {
 		}
 	}
 	if faults > 0 {
-		fmt.Printf("simdcanary: %d of 6 probes faulted: GOEXPERIMENT=simd builds of GoMLX's Go backend can crash with SIGSEGV on this machine\n", faults)
+		fmt.Printf("simdcanary: %d of %d probes faulted: GOEXPERIMENT=simd builds of GoMLX's Go backend can crash with SIGSEGV on this machine\n", faults, probes)
 		os.Exit(1)
 	}
 	fmt.Println("simdcanary: partial loads and stores stay inside their slices on this machine")
 }
 
+// firstLine is the first line of a child's output: the runtime's
+// "unexpected fault address" line when a probe faulted.
 func firstLine(b []byte) string {
-	for i, c := range b {
-		if c == '\n' {
-			return string(b[:i])
-		}
-	}
-	return string(b)
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	return string(line)
 }
