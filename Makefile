@@ -97,10 +97,10 @@ bench:
 	else echo "peer: $(PEER) not found" > out/peer.json; fi
 	@set -o pipefail; { \
 		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
-		go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
+		go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
 		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
-		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStep' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
-			| sed -e 's/^BenchmarkTrainStepChapter/BenchmarkTrainStepChapterSIMD/' && \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
+			| sed -e 's/^BenchmarkTrainStep\(Chapter\|UNet\)/BenchmarkTrainStep\1SIMD/' && \
 		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSample/' && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \

@@ -413,20 +413,28 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Native
+	want2D := Native
 	if choice.Name() == GoBackendName {
-		want = Patches
+		want2D = Patches
 	}
-	if got := Resolve(Auto, b); got != want {
-		t.Errorf("Resolve(Auto, backend %q (Name %q)) = %s, want %s", choice.Config, b.Name(), got, want)
-	}
-	for _, impl := range []Impl{Native, Patches} {
-		if got := Resolve(impl, b); got != impl {
-			t.Errorf("Resolve(%s) = %s", impl, got)
+	for _, tc := range []struct {
+		spatial int
+		want    Impl
+	}{{1, Patches}, {2, want2D}} {
+		if got := Resolve(Auto, b, tc.spatial); got != tc.want {
+			t.Errorf("Resolve(Auto, backend %q (Name %q), %d-D) = %s, want %s", choice.Config, b.Name(), tc.spatial, got, tc.want)
+		}
+		for _, impl := range []Impl{Native, Patches} {
+			if got := Resolve(impl, b, tc.spatial); got != impl {
+				t.Errorf("Resolve(%s, %d-D) = %s", impl, tc.spatial, got)
+			}
 		}
 	}
-	if got := Resolve(Auto, nil); got != Native {
-		t.Errorf("Resolve(Auto, nil) = %s, want native", got)
+	if got := Resolve(Auto, nil, 2); got != Native {
+		t.Errorf("Resolve(Auto, nil, 2-D) = %s, want native", got)
+	}
+	if got := Resolve(Auto, nil, 1); got != Patches {
+		t.Errorf("Resolve(Auto, nil, 1-D) = %s, want patches", got)
 	}
 	if Default != Auto {
 		t.Errorf("Default = %s, want auto", Default)

@@ -390,13 +390,25 @@ func TestFusedMatchesHost(t *testing.T) {
 			}
 		}
 		worst := maxDiff(got, sample(SampleOnHost))
-		if worst > 1e-3 {
+		// The same float32 arithmetic in another order: up to 7e-7 apart on
+		// the Go backend. On XLA's GPU backend the fused graph and the
+		// per-step graph are different kernels whose f32 products may run
+		// in TF32: 1.6e-3 apart on an H100 (2026-11-26).
+		tol := 1e-5
+		if !conv.IsGoBackend(p.backend) {
+			tol = 1e-2
+		}
+		if worst > tol {
 			t.Errorf("%s-%d eta %g: fused and host samples differ by up to %v", tc.method, tc.steps, tc.eta, worst)
 		}
 		t.Logf("%s-%d eta %g: fused and host samples differ by up to %.2g", tc.method, tc.steps, tc.eta, worst)
 	}
 	// SampleAuto fuses on accelerators only: on the pure-Go backend it
-	// steps on the host.
+	// steps on the host. (A DDIM-10 sampler that no case above compiled:
+	// the last one cannot fuse on any backend.)
+	if err := p.SetSampler(diffusion.MethodDDIM, 10, 0.25); err != nil { // an eta no case compiled
+		t.Fatal(err)
+	}
 	p.Sampling = SampleAuto
 	before := len(p.fused)
 	if _, err := p.Sample(obs, 2, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
