@@ -47,8 +47,8 @@
 // On an H100 (2026-11-26, xla:cuda), DDIM-10 sampling of one chunk took
 // 6.4–6.7 ms with Patches against 10.0–18.2 ms Native (U-Net 32/64/128),
 // and 8.3–9.7 ms against 12.7–19.1 ms (the paper's 256/512/1024), while
-// U-Net training at batch 64 ran at the same rate either way (120–128
-// against 112–122 steps/s). Not measured on XLA's CPU backend.
+// U-Net training at batch 64 ran at about the same rate either way (120–128
+// against 91–122 steps/s). Not measured on XLA's CPU backend.
 //
 // Layouts are GoMLX's channels-last ones: inputs [batch, spatial..., in],
 // kernels [spatial..., in, out]. PyTorch's weights map to them as

@@ -393,7 +393,8 @@ func TestFusedMatchesHost(t *testing.T) {
 		// The same float32 arithmetic in another order: up to 7e-7 apart on
 		// the Go backend. On XLA's GPU backend the fused graph and the
 		// per-step graph are different kernels whose f32 products may run
-		// in TF32: 1.6e-3 apart on an H100 (2026-11-26).
+		// in TF32: up to 2.2e-3 apart on an H100 with native convolutions,
+		// 5.4e-4 with patches (2026-11-26).
 		tol := 1e-5
 		if !conv.IsGoBackend(p.backend) {
 			tol = 1e-2
