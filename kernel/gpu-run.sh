@@ -8,7 +8,8 @@
 # Prints the GPU, our BC and diffusion training steps/s on xla:cuda, the
 # latency of one diffusion action chunk (DDIM-10 as one compiled graph and
 # stepping on the host, DDPM-100; the chapter's MLP and the U-Nets), the
-# chapter's PyTorch peer on the same GPU (kernel/peer_device.py), and
+# chapter's PyTorch peer on the same GPU (kernel/peer_device.py), the
+# kernels per U-Net forward in the fused DDIM-10 (kernel/cmd/hlocensus), and
 # trains the vision BC policy with bc.GPUVisionConfig and
 # bc.ChapterVisionConfig (JSON results in
 # $OUT or .gpu/out).
@@ -23,6 +24,7 @@ build)
 	go build -ldflags="-s -w" -o .gpu/bctrain ./lessons/cmd/bctrain &&
 		go test -c -ldflags="-s -w" -o .gpu/bc.test ./lessons/bc &&
 		go test -c -ldflags="-s -w" -o .gpu/dp.test ./lessons/dp &&
+		go build -ldflags="-s -w" -o .gpu/hlocensus ./kernel/cmd/hlocensus &&
 		cp ../shared/peer/chapter_pytorch_peer.py .gpu/peer.py &&
 		cp kernel/peer_device.py kernel/gpu-run.sh .gpu/ || exit 1
 	echo "built into $root/.gpu; carry it to the GPU machine and run: bash .gpu/gpu-run.sh run"
@@ -50,6 +52,16 @@ run)
 		for net in 'SampleMLP' 'SampleUNet/(CPU|DP)$'; do
 			timeout 300 ./dp.test -test.run '^$' -test.bench "$net/(DDPM100|DDIM10Fused|DDIM10Host)$" \
 				-test.count 3 -test.benchtime 20x | tee -a "$out/bench-gpu.txt"
+		done
+		# Kernels per U-Net forward: the census of the fused DDIM-10's
+		# optimized HLO (the largest module of its process), 10 forwards.
+		for u in CPU DP; do
+			dump=$(mktemp -d)
+			XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$dump" timeout 200 ./dp.test -test.run '^$' \
+				-test.bench "SampleUNet/$u\$/DDIM10Fused\$" -test.benchtime 1x >/dev/null
+			f=$(ls -S "$dump"/*after_optimizations.txt 2>/dev/null | head -1)
+			[ -n "$f" ] && echo "census $u: $(./hlocensus -steps 10 "$f")" | tee -a "$out/bench-gpu.txt"
+			rm -rf "$dump"
 		done
 		# The fused run samples what stepping on the host samples, here too.
 		timeout 120 ./dp.test -test.run 'TestFusedMatchesHost' -test.v 2>&1 | tail -7 | tee -a "$out/bench-gpu.txt"

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -517,5 +519,98 @@ func TestUNetTrainSmoke(t *testing.T) {
 	t.Logf("loss %.4f → %.4f in 100 steps", first, last)
 	if math.IsNaN(last) || last*10 > first {
 		t.Errorf("loss %g → %g: did not drop tenfold", first, last)
+	}
+}
+
+// TestUNetSteps: UNetSteps.Step(k, x) is UNet1D(x, ts[k], c) with the same
+// weights, and the parts that do not read x (the step encoder and the
+// FiLM Linears) are in the graph once however many steps it unrolls; the
+// only reductions are the GroupNorms' moments.
+func TestUNetSteps(t *testing.T) {
+	b := getBackend(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	noScale := smallUNet(8, 16)
+	noScale.CondPredictScale = false
+	for _, c := range []struct {
+		name                  string
+		cfg                   UNetConfig
+		steps, batch, condDim int
+		horizon, actionDim    int
+	}{
+		{"2 levels, cond", smallUNet(8, 16), 3, 2, 4, 8, 2},
+		{"3 levels, no cond", smallUNet(8, 16, 16), 4, 1, 0, 8, 3},
+		{"bias-only FiLM", noScale, 2, 3, 5, 4, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := model.NewStore()
+			one := buildUNet(b, store, c.cfg, c.condDim)
+			x := randTensor(rng, c.steps, c.batch, c.horizon, c.actionDim)
+			ts := make([]float32, c.steps*c.batch)
+			for i := range ts {
+				ts[i] = float32(rng.IntN(100))
+			}
+			cond := randTensor(rng, c.batch, max(c.condDim, 1))
+			all := model.MustNewExec(b, store, func(scope *model.Scope, x, ts, cond *Node) *Node {
+				if c.condDim == 0 {
+					cond = nil
+				}
+				u := NewUNetSteps(c.cfg, ts, cond)
+				outs := make([]*Node, c.steps)
+				for k := range outs {
+					outs[k] = u.Step(scope.At("unet"), k, Squeeze(Slice(x, AxisElem(k)), 0))
+				}
+				return Stack(outs, 0)
+			})
+			xs := tensors.MustCopyFlatData[float32](x)
+			row := c.batch * c.horizon * c.actionDim
+			var wantAll []float32
+			for k := 0; k < c.steps; k++ {
+				args := []any{tensors.FromFlatDataAndDimensions(xs[k*row:(k+1)*row], c.batch, c.horizon, c.actionDim),
+					tensors.FromFlatDataAndDimensions(ts[k*c.batch:(k+1)*c.batch], c.batch)}
+				if c.condDim > 0 {
+					args = append(args, cond)
+				}
+				wantAll = append(wantAll, tensors.MustCopyFlatData[float32](one.MustCall1(args...))...)
+			}
+			got := tensors.MustCopyFlatData[float32](all.MustCall1(x, tensors.FromFlatDataAndDimensions(ts, c.steps, c.batch), cond))
+			if d := maxDiff(got, wantAll); d > 1e-5 {
+				t.Errorf("Step(k) and UNet1D differ by up to %g", d)
+			}
+
+			// Census: every DotGeneral outside the trunk (2 step encoder
+			// Linears, one FiLM Linear per residual block: 4 per level)
+			// appears once; the trunk's once per step.
+			count := func(e *model.Exec, in ...shapes.Shape) (dots, reductions int) {
+				g, err := e.Compile(in...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range g.Nodes() {
+					switch s := n.Type().String(); {
+					case s == "DotGeneral":
+						dots++
+					case strings.HasPrefix(s, "Reduce"):
+						reductions++
+					}
+				}
+				return
+			}
+			f32 := func(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }
+			oneIn := []shapes.Shape{f32(c.batch, c.horizon, c.actionDim), f32(c.batch)}
+			if c.condDim > 0 {
+				oneIn = append(oneIn, f32(c.batch, c.condDim))
+			}
+			dots1, red1 := count(one, oneIn...)
+			dotsK, redK := count(all, f32(c.steps, c.batch, c.horizon, c.actionDim), f32(c.steps, c.batch), f32(c.batch, max(c.condDim, 1)))
+			linears := 2 + 4*len(c.cfg.DownDims)
+			if want := linears + c.steps*(dots1-linears); dotsK != want {
+				t.Errorf("%d steps hold %d DotGenerals, want %d (%d in one UNet1D, %d of them outside the trunk)", c.steps, dotsK, want, dots1, linears)
+			}
+			norms := 2*4*len(c.cfg.DownDims) + 1 // two Conv1dBlocks per residual block, and the final one
+			if red1 != 2*norms || redK != 2*c.steps*norms {
+				t.Errorf("reductions: %d in UNet1D, %d in %d steps; want two per GroupNorm (its sibling moments): %d and %d",
+					red1, redK, c.steps, 2*norms, 2*c.steps*norms)
+			}
+		})
 	}
 }

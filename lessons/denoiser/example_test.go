@@ -40,3 +40,26 @@ func ExampleUNet1D() {
 	// parameters: 294498
 	// Diffusion Policy's default: 65783298
 }
+
+// Three denoising steps of one sampling run unrolled in one graph: the
+// step encoder and the FiLM Linears run once, for all three steps.
+func ExampleUNetSteps() {
+	b, err := backend.New()
+	if err != nil {
+		panic(err)
+	}
+	cfg := denoiser.UNetConfig{DownDims: []int{16, 32}, KernelSize: 5, Groups: 8, TimeEmbedDim: 16, CondPredictScale: true}
+	run := model.MustNewExec(b, model.NewStore(), func(scope *model.Scope, x, ts, c *Node) *Node {
+		u := denoiser.NewUNetSteps(cfg, ts, c)
+		for k := range ts.Shape().Dimensions[0] {
+			x = Sub(x, MulScalar(u.Step(scope.At("unet"), k, x), 0.1)) // a toy update
+		}
+		return x
+	})
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, 2, 8, 2))       // [batch, horizon, actionDim]
+	ts := tensors.FromValue([][]float32{{90, 90}, {50, 50}, {10, 10}}) // [steps, batch]
+	c := tensors.FromShape(shapes.Make(dtypes.Float32, 2, 4))          // [batch, condDim]
+	fmt.Println("after 3 steps:", run.MustCall1(x, ts, c).Shape().Dimensions)
+	// Output:
+	// after 3 steps: [2 8 2]
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/policylab/policylab/lessons/conv"
+	"github.com/policylab/policylab/lessons/denoiser"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/eval"
 	"github.com/policylab/policylab/lessons/trainer"
@@ -95,9 +96,9 @@ func (p *Policy) fusedExec(plan []diffusion.Step) (*model.Exec, error) {
 		if ema {
 			scope = p.store.Scope(trainer.EMAScope)
 		}
+		step := p.denoiseSteps(cond, ts)
 		for k, st := range plan {
-			t := Squeeze(Slice(ts, AxisElem(k)), 0)
-			eps := p.denoise(scope.At(Kind), cond, x, t) // At: every step reads the same weights
+			eps := step(scope.At(Kind), k, x) // At: every step reads the same weights
 			x0 := DivScalar(Sub(x, MulScalar(eps, st.SqrtOneMinusAlphaBar)), st.SqrtAlphaBar)
 			if st.Clip {
 				x0 = ClipScalar(x0, -st.ClipRange, st.ClipRange)
@@ -119,6 +120,24 @@ func (p *Policy) fusedExec(plan []diffusion.Step) (*model.Exec, error) {
 	}
 	p.fused[key] = e
 	return e, nil
+}
+
+// denoiseSteps is the noise predictor of a sampling run of K steps on one
+// condition cond [n, C] and timesteps ts [K, n]: step(scope, k, x) is
+// denoise(scope, cond, x, ts[k]). The U-Net computes what does not read x
+// (its step encoder and FiLM Linears) once for all K steps (see
+// denoiser.UNetSteps). The chapter's MLP is left as it was, one whole
+// forward per step: its x-free parts are small (the observation encoder
+// and two time-embedding Linears) and its fused DDIM-10 took 0.86-1.23 ms
+// on an H100.
+func (p *Policy) denoiseSteps(cond, ts *Node) func(scope *model.Scope, k int, x *Node) *Node {
+	if p.cfg.Network == NetworkMLP {
+		return func(scope *model.Scope, k int, x *Node) *Node {
+			return p.denoise(scope, cond, x, Squeeze(Slice(ts, AxisElem(k)), 0))
+		}
+	}
+	u := denoiser.NewUNetSteps(p.cfg.UNet, ts, cond)
+	return func(scope *model.Scope, k int, x *Node) *Node { return u.Step(scope.In("noise_pred"), k, x) }
 }
 
 // runFused is run as one call of the compiled sampling run: the same noise
