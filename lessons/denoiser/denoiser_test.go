@@ -614,3 +614,41 @@ func TestUNetSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestUNetStepsPanics: wrong shapes and a step that would read other
+// weights than the first fail with a message naming the problem.
+func TestUNetStepsPanics(t *testing.T) {
+	b := getBackend(t)
+	cfg := smallUNet(8, 16)
+	for _, tc := range []struct {
+		name, want string
+		build      func(scope *model.Scope, x, ts, c *Node) *Node
+	}{
+		{"timesteps rank", "timesteps shaped [steps, batch]", func(scope *model.Scope, x, ts, c *Node) *Node {
+			return NewUNetSteps(cfg, Reshape(ts, -1), c).Step(scope, 0, x)
+		}},
+		{"condition batch", "condition shaped [batch, condDim]", func(scope *model.Scope, x, ts, c *Node) *Node {
+			return NewUNetSteps(cfg, ts, Concatenate([]*Node{c, c}, 0)).Step(scope, 0, x)
+		}},
+		{"step range", "Step(2) of a run of 2 steps", func(scope *model.Scope, x, ts, c *Node) *Node {
+			return NewUNetSteps(cfg, ts, c).Step(scope, 2, x)
+		}},
+		{"x batch", "x shaped [batch=2", func(scope *model.Scope, x, ts, c *Node) *Node {
+			return NewUNetSteps(cfg, ts, c).Step(scope, 0, Concatenate([]*Node{x, x}, 0))
+		}},
+		{"other weights", `the run's first step used "/a"`, func(scope *model.Scope, x, ts, c *Node) *Node {
+			u := NewUNetSteps(cfg, ts, c)
+			u.Step(scope.At("a"), 0, x)
+			return u.Step(scope.At("b"), 1, x)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := model.MustNewExec(b, model.NewStore(), tc.build)
+			rng := rand.New(rand.NewPCG(1, 1))
+			msg := callErr(e, randTensor(rng, 2, 8, 2), randTensor(rng, 2, 2), randTensor(rng, 2, 3))
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want it to contain %q", msg, tc.want)
+			}
+		})
+	}
+}

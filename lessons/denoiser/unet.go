@@ -193,6 +193,7 @@ type UNetSteps struct {
 	ts, c *Node
 	cond  *Node            // [K·n, TimeEmbedDim+condDim], by the first Step
 	films map[string]*Node // residual block scope → [K, n, filmChannels]
+	root  string           // the first Step's scope: every Step reads its variables
 }
 
 // NewUNetSteps prepares the noise predictor of a sampling run of K =
@@ -222,7 +223,11 @@ func (u *UNetSteps) Step(scope *model.Scope, k int, x *Node) *Node {
 		panic(fmt.Errorf("denoiser: UNetSteps.Step needs x shaped [batch=%d, horizon, actionDim] of the condition's dtype, got %s", n, x.Shape()))
 	}
 	checkHorizon(u.cfg, x)
+	if u.cond != nil && scope.Scope() != u.root {
+		panic(fmt.Errorf("denoiser: UNetSteps.Step(%d) with the variables of scope %q, the run's first step used %q: the step encoder and FiLM are computed once, from one set of weights", k, scope.Scope(), u.root))
+	}
 	if u.cond == nil {
+		u.root = scope.Scope()
 		c := u.c
 		if c != nil { // [n, C] → [K·n, C], row k·n+i is c[i]
 			c = Reshape(BroadcastToDims(InsertAxes(c, 0), append([]int{K}, c.Shape().Dimensions...)...), K*n, c.Shape().Dimensions[1])
