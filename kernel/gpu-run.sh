@@ -3,13 +3,14 @@
 # whose python3 has jax-cuda13-pjrt (the plugin) and torch (the peer).
 #
 #   bash kernel/gpu-run.sh build      # here: binaries and the peer into .gpu/
-#   bash .gpu/gpu-run.sh run [what]   # there: what = bench | vision | all (default)
+#   bash .gpu/gpu-run.sh run [what]   # there: what = bench | census | vision | all (default)
 #
 # Prints the GPU, our BC and diffusion training steps/s on xla:cuda, the
 # latency of one diffusion action chunk (DDIM-10 as one compiled graph and
 # stepping on the host, DDPM-100; the chapter's MLP and the U-Nets), the
-# chapter's PyTorch peer on the same GPU (kernel/peer_device.py), the
-# kernels per U-Net forward in the fused DDIM-10 (kernel/cmd/hlocensus), and
+# chapter's PyTorch peer on the same GPU (kernel/peer_device.py); XLA's
+# kernels per U-Net forward in the fused DDIM-10 beside its latency, for
+# each form of the forward (census: kernel/cmd/hlocensus); and
 # trains the vision BC policy with bc.GPUVisionConfig and
 # bc.ChapterVisionConfig (JSON results in
 # $OUT or .gpu/out).
@@ -53,19 +54,32 @@ run)
 			timeout 300 ./dp.test -test.run '^$' -test.bench "$net/(DDPM100|DDIM10Fused|DDIM10Host)$" \
 				-test.count 3 -test.benchtime 20x | tee -a "$out/bench-gpu.txt"
 		done
-		# Kernels per U-Net forward: the census of the fused DDIM-10's
-		# optimized HLO (the largest module of its process), 10 forwards.
-		for u in CPU DP; do
-			dump=$(mktemp -d)
-			XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$dump" timeout 200 ./dp.test -test.run '^$' \
-				-test.bench "SampleUNet/$u\$/DDIM10Fused\$" -test.benchtime 1x >/dev/null
-			f=$(ls -S "$dump"/*after_optimizations.txt 2>/dev/null | head -1)
-			[ -n "$f" ] && echo "census $u: $(./hlocensus -steps 10 "$f")" | tee -a "$out/bench-gpu.txt"
-			rm -rf "$dump"
-		done
 		# The fused run samples what stepping on the host samples, here too.
 		timeout 120 ./dp.test -test.run 'TestFusedMatchesHost' -test.v 2>&1 | tail -7 | tee -a "$out/bench-gpu.txt"
 		timeout 60 python3 peer_device.py --peer peer.py --device cuda | tee "$out/peer-gpu.json"
+	fi
+	if [ "$what" = all ] || [ "$what" = census ]; then
+		# Kernels per U-Net forward and the chunk's latency, side by side in
+		# one run for the forms of the U-Net's forward (the first of each
+		# U-Net is the default; two-pass per-step is the form before
+		# 2026-11-26): the census of the fused DDIM-10's optimized HLO (the
+		# largest module its process dumps) over its 10 forwards.
+		for v in 'CPU sibling once' 'CPU stacked once' 'CPU sibling per-step' 'CPU two-pass per-step' \
+			'DP sibling once' 'DP two-pass per-step'; do
+			set -- $v
+			dump=$(mktemp -d)
+			echo "U-Net $1, GroupNorm moments $2, conditioning $3:" | tee -a "$out/census-gpu.txt"
+			POLICYLAB_BENCH_GN=$2 POLICYLAB_BENCH_FILM=$3 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$dump" \
+				timeout 150 ./dp.test -test.run '^$' -test.bench "SampleUNet/$1\$/DDIM10Fused\$" \
+				-test.count 3 -test.benchtime 20x | grep '^Benchmark' | tee -a "$out/census-gpu.txt"
+			f=$(ls -S "$dump"/*after_optimizations.txt 2>/dev/null | head -1)
+			if [ -n "$f" ]; then
+				./hlocensus -steps 10 "$f" | tee -a "$out/census-gpu.txt"
+			else
+				echo "no optimized HLO dumped in $dump" | tee -a "$out/census-gpu.txt"
+			fi
+			rm -rf "$dump"
+		done
 	fi
 	if [ "$what" = all ] || [ "$what" = vision ]; then
 		for v in gpu chapter; do
@@ -75,7 +89,7 @@ run)
 	fi
 	;;
 *)
-	echo "usage: $0 build | run [bench|vision|all]" >&2
+	echo "usage: $0 build | run [bench|census|vision|all]" >&2
 	exit 2
 	;;
 esac

@@ -18,6 +18,7 @@ import (
 	"github.com/policylab/policylab/lessons/conv"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/diffusion"
+	"github.com/policylab/policylab/lessons/resnet"
 	"github.com/policylab/policylab/lessons/sim"
 )
 
@@ -105,12 +106,33 @@ var benchCache = map[string]any{}
 // benchSetup returns the value build made for this benchmark, calling build
 // on the benchmark's first call in the process only.
 //
+// For A/B runs of the U-Net's GPU kernels (kernel/gpu-run.sh run census):
 // POLICYLAB_BENCH_CONV=native or patches times the convolutions as that
-// (conv.Default) instead of conv.Auto's choice for the backend.
+// (conv.Default) instead of conv.Auto's choice for the backend;
+// POLICYLAB_BENCH_GN=sibling, stacked or two-pass picks GroupNorm's
+// moments (resnet.GroupNormMoments); POLICYLAB_BENCH_FILM=per-step builds
+// a whole U-Net per fused step instead of its conditioning once
+// (conditionOnce).
 func benchSetup[T any](b *testing.B, build func() *T) *T {
 	key := fmt.Sprintf("%s-%d", b.Name(), runtime.GOMAXPROCS(0))
 	if v, ok := benchCache[key].(*T); ok {
 		return v
+	}
+	resnet.GroupNormMoments = resnet.MomentsSibling
+	if s := os.Getenv("POLICYLAB_BENCH_GN"); s != "" {
+		m, err := resnet.ParseMoments(s)
+		if err != nil {
+			b.Fatalf("POLICYLAB_BENCH_GN: %v", err)
+		}
+		resnet.GroupNormMoments = m
+	}
+	switch film := os.Getenv("POLICYLAB_BENCH_FILM"); film {
+	case "", "once":
+		conditionOnce = true
+	case "per-step":
+		conditionOnce = false
+	default:
+		b.Fatalf("POLICYLAB_BENCH_FILM=%q: want once or per-step", film)
 	}
 	switch impl := os.Getenv("POLICYLAB_BENCH_CONV"); impl {
 	case "", "auto":

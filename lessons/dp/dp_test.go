@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/conv"
 	"github.com/policylab/policylab/lessons/diffusion"
@@ -432,4 +435,54 @@ func maxDiff(a, b [][][]float32) float64 {
 		}
 	}
 	return worst
+}
+
+// TestFusedConditionOnce: the fused U-Net run builds its step encoder and
+// FiLM Linears once (denoiser.UNetSteps), not once per step as the
+// per-step form (conditionOnce = false) does, and both sample the same
+// chunks.
+func TestFusedConditionOnce(t *testing.T) {
+	p, _ := toyPolicy(t, NetworkUNet, 10, "")
+	defer func() { conditionOnce = true; p.resetExecs() }()
+	const K, n = 10, 3
+	if err := p.SetSampler(diffusion.MethodDDIM, K, 0); err != nil {
+		t.Fatal(err)
+	}
+	p.Sampling = SampleFused
+	c := p.Config()
+	f32 := func(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }
+	run := func(once bool) (dots int, chunks [][][]float32) {
+		conditionOnce = once
+		p.resetExecs()
+		chunks, err := p.Sample([][]float32{{0, -1}, {0.1, -0.95}}, n, rand.New(rand.NewPCG(5, 6)), SampleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.fused) != 1 {
+			t.Fatalf("%d fused runs compiled, want 1", len(p.fused))
+		}
+		for _, e := range p.fused {
+			g, err := e.Compile(f32(n, c.ObsHorizon*c.StateDim), f32(n, c.PredHorizon, c.ActionDim),
+				f32(K, n, c.PredHorizon, c.ActionDim), f32(K, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, node := range g.Nodes() {
+				if node.Type().String() == "DotGeneral" {
+					dots++
+				}
+			}
+		}
+		return dots, chunks
+	}
+	onceDots, once := run(true)
+	stepDots, perStep := run(false)
+	// The toy U-Net has 2 levels: 2 step encoder Linears and 8 residual
+	// blocks' FiLM Linears, built K times per step, once per run.
+	if want := stepDots - (K-1)*(2+4*len(c.UNet.DownDims)); onceDots != want {
+		t.Errorf("fused run holds %d DotGenerals, the per-step form %d: want %d", onceDots, stepDots, want)
+	}
+	if d := maxDiff(once, perStep); d > 1e-5 {
+		t.Errorf("conditioning once and per step sample chunks up to %g apart", d)
+	}
 }

@@ -122,6 +122,12 @@ func (p *Policy) fusedExec(plan []diffusion.Step) (*model.Exec, error) {
 	return e, nil
 }
 
+// conditionOnce makes the fused U-Net run compute what does not read x
+// once (see denoiseSteps); false builds a whole UNet1D per step, as before
+// 2026-11-26. It is a variable for A/B runs: the benchmarks set it from
+// POLICYLAB_BENCH_FILM=once or per-step.
+var conditionOnce = true
+
 // denoiseSteps is the noise predictor of a sampling run of K steps on one
 // condition cond [n, C] and timesteps ts [K, n]: step(scope, k, x) is
 // denoise(scope, cond, x, ts[k]). The U-Net computes what does not read x
@@ -131,7 +137,7 @@ func (p *Policy) fusedExec(plan []diffusion.Step) (*model.Exec, error) {
 // and two time-embedding Linears) and its fused DDIM-10 took 0.86-1.23 ms
 // on an H100.
 func (p *Policy) denoiseSteps(cond, ts *Node) func(scope *model.Scope, k int, x *Node) *Node {
-	if p.cfg.Network == NetworkMLP {
+	if p.cfg.Network == NetworkMLP || !conditionOnce {
 		return func(scope *model.Scope, k int, x *Node) *Node {
 			return p.denoise(scope, cond, x, Squeeze(Slice(ts, AxisElem(k)), 0))
 		}

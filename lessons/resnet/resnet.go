@@ -486,9 +486,55 @@ func GroupNormalization(scope *model.Scope, x *Node, groups int, epsilon float64
 	return channelAffine(scope, Reshape(normalized, dims...))
 }
 
+// Moments is how GroupNormalization takes each group's mean and variance
+// (see groupMoments).
+type Moments int
+
+const (
+	// MomentsSibling, the default: E[d] and E[d²] of the shifted values
+	// d = x − K as two reductions that read the same values and not each
+	// other's result, which XLA's GPU compiler can fuse into one kernel.
+	MomentsSibling Moments = iota
+	// MomentsStacked: E[d] and E[d²] as one reduction over d and d²
+	// stacked on a new axis, a single reduction on every backend.
+	MomentsStacked
+	// MomentsTwoPass: E[x], then E[(x − μ)²], two chained reductions; this
+	// package's form until 2026-11-26.
+	MomentsTwoPass
+)
+
+// GroupNormMoments is the form GroupNormalization uses, read as a graph is
+// built. It is a variable for A/B runs (dp's benchmarks set it from
+// POLICYLAB_BENCH_GN); all three agree to float rounding.
+var GroupNormMoments = MomentsSibling
+
+// String is the form's name: sibling, stacked or two-pass.
+func (m Moments) String() string {
+	switch m {
+	case MomentsSibling:
+		return "sibling"
+	case MomentsStacked:
+		return "stacked"
+	case MomentsTwoPass:
+		return "two-pass"
+	}
+	return fmt.Sprintf("Moments(%d)", int(m))
+}
+
+// ParseMoments is the Moments named s (see String).
+func ParseMoments(s string) (Moments, error) {
+	for _, m := range []Moments{MomentsSibling, MomentsStacked, MomentsTwoPass} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("resnet: unknown GroupNorm moments %q (want sibling, stacked or two-pass)", s)
+}
+
 // groupMoments returns x − μ and the biased variance σ² (kept axes, shaped
-// to broadcast against x) over the given axes of x, taking both moments
-// in one pass. The two-pass form (μ first, then the mean of (x − μ)²)
+// to broadcast against x) over the given axes of x, in the form
+// GroupNormMoments names; the default takes both moments in one pass.
+// The two-pass form (μ first, then the mean of (x − μ)²)
 // chains two reductions, the second waiting on the first: on XLA's GPU
 // backend two kernels per norm, 50 of the roughly 130 kernels of a
 // 32/64/128 U-Net forward at batch 1, where launches bound the latency.
@@ -523,11 +569,30 @@ func groupMoments(x *Node, axes []int) (centered, variance *Node) {
 	for _, a := range axes {
 		first[a] = AxisElem(0)
 	}
-	d := Sub(x, StopGradient(Slice(x, first...)))
-	m1 := ReduceAndKeep(d, ReduceMean, axes...)
-	m2 := ReduceAndKeep(Square(d), ReduceMean, axes...)
-	variance = Max(Sub(m2, Square(m1)), ZerosLike(m1))
-	return Sub(d, m1), variance
+	var m1, m2 *Node
+	switch GroupNormMoments {
+	case MomentsTwoPass:
+		mean := ReduceAndKeep(x, ReduceMean, axes...)
+		centered = Sub(x, mean)
+		return centered, ReduceAndKeep(Square(centered), ReduceMean, axes...)
+	case MomentsStacked:
+		d := Sub(x, StopGradient(Slice(x, first...)))
+		shifted := make([]int, len(axes)) // the axes after the stacking one
+		for i, a := range axes {
+			shifted[i] = a + 1
+		}
+		m := ReduceAndKeep(Stack([]*Node{d, Square(d)}, 0), ReduceMean, shifted...) // [2, kept...]
+		m1, m2 = Squeeze(Slice(m, AxisElem(0)), 0), Squeeze(Slice(m, AxisElem(1)), 0)
+		centered = Sub(d, m1)
+	case MomentsSibling:
+		d := Sub(x, StopGradient(Slice(x, first...)))
+		m1 = ReduceAndKeep(d, ReduceMean, axes...)
+		m2 = ReduceAndKeep(Square(d), ReduceMean, axes...)
+		centered = Sub(d, m1)
+	default:
+		panic(fmt.Errorf("resnet: GroupNormMoments = %s, want MomentsSibling, MomentsStacked or MomentsTwoPass", GroupNormMoments))
+	}
+	return centered, Max(Sub(m2, Square(m1)), ZerosLike(m1))
 }
 
 // scopePrefix turns a scope name ("resnet", "/resnet", "" for the root) into

@@ -481,77 +481,93 @@ func TestTrainingSmoke(t *testing.T) {
 	}
 }
 
-// TestGroupNormLargeOffset: GroupNorm's one-pass moments (groupMoments)
-// stay accurate when a group's mean is thousands of times its spread,
-// where E[x²] − μ² in float32 would cancel every digit, and the norm
-// takes its two moments in one pass: two reductions, neither of which
-// reads the other's result (XLA fuses such siblings into one kernel).
+// TestGroupNormLargeOffset: every form of GroupNorm's moments
+// (GroupNormMoments) stays accurate when a group's mean is thousands of
+// times its spread, where the unshifted one-pass E[x²] − μ² in float32
+// would cancel every digit; and each builds the reductions it says: the
+// default (sibling) two that neither reads the other's result (XLA fuses
+// such siblings into one kernel), stacked one, two-pass two in a chain.
 func TestGroupNormLargeOffset(t *testing.T) {
 	b := getBackend(t)
+	defer func(m Moments) { GroupNormMoments = m }(GroupNormMoments)
 	const n, length, c, groups = 2, 16, 8, 2
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range []struct {
-		offset, spread float64
-	}{{0, 1}, {1e3, 1}, {-3e4, 0.5}, {5, 1e-3}} {
-		x := make([]float32, n*length*c)
-		for i := range x {
-			x[i] = float32(tc.offset + tc.spread*rng.NormFloat64())
-		}
-		e := model.MustNewExec(b, model.NewStore(), func(scope *model.Scope, x *Node) *Node {
-			return GroupNormalization(scope.In("gn"), x, groups, 1e-5)
-		})
-		got := tensors.MustCopyFlatData[float32](e.MustCall1(tensors.FromFlatDataAndDimensions(x, n, length, c)))
-		// Two-pass moments in float64 on the float32 inputs.
-		worst := 0.0
-		for ex := 0; ex < n; ex++ {
-			for g := 0; g < groups; g++ {
-				var idx []int
-				for l := 0; l < length; l++ {
-					for ch := g * c / groups; ch < (g+1)*c/groups; ch++ {
-						idx = append(idx, (ex*length+l)*c+ch)
+	// tol: float32 inputs at |x| = 3e4 are themselves rounded to 2e-3,
+	// 4e-3 of the spread of 0.5; the shifted forms add no more than that.
+	// The two-pass form is less accurate there: its float32 sum of 64
+	// values near 3e4 is off by about 0.5, which shifts the mean by about
+	// 1e-2 σ, and every centred value carries that (1.4e-2 measured).
+	for _, form := range []struct {
+		m          Moments
+		reductions int
+		chained    bool
+		tol        float64
+	}{{MomentsSibling, 2, false, 5e-3}, {MomentsStacked, 1, false, 5e-3}, {MomentsTwoPass, 2, true, 3e-2}} {
+		GroupNormMoments = form.m
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, tc := range []struct {
+			offset, spread float64
+		}{{0, 1}, {1e3, 1}, {-3e4, 0.5}, {5, 1e-3}} {
+			x := make([]float32, n*length*c)
+			for i := range x {
+				x[i] = float32(tc.offset + tc.spread*rng.NormFloat64())
+			}
+			e := model.MustNewExec(b, model.NewStore(), func(scope *model.Scope, x *Node) *Node {
+				return GroupNormalization(scope.In("gn"), x, groups, 1e-5)
+			})
+			got := tensors.MustCopyFlatData[float32](e.MustCall1(tensors.FromFlatDataAndDimensions(x, n, length, c)))
+			// Two-pass moments in float64 on the float32 inputs.
+			worst := 0.0
+			for ex := 0; ex < n; ex++ {
+				for g := 0; g < groups; g++ {
+					var idx []int
+					for l := 0; l < length; l++ {
+						for ch := g * c / groups; ch < (g+1)*c/groups; ch++ {
+							idx = append(idx, (ex*length+l)*c+ch)
+						}
+					}
+					mean, variance := 0.0, 0.0
+					for _, i := range idx {
+						mean += float64(x[i])
+					}
+					mean /= float64(len(idx))
+					for _, i := range idx {
+						variance += (float64(x[i]) - mean) * (float64(x[i]) - mean)
+					}
+					variance /= float64(len(idx))
+					for _, i := range idx {
+						want := (float64(x[i]) - mean) / math.Sqrt(variance+1e-5)
+						worst = math.Max(worst, math.Abs(float64(got[i])-want))
 					}
 				}
-				mean, variance := 0.0, 0.0
-				for _, i := range idx {
-					mean += float64(x[i])
-				}
-				mean /= float64(len(idx))
-				for _, i := range idx {
-					variance += (float64(x[i]) - mean) * (float64(x[i]) - mean)
-				}
-				variance /= float64(len(idx))
-				for _, i := range idx {
-					want := (float64(x[i]) - mean) / math.Sqrt(variance+1e-5)
-					worst = math.Max(worst, math.Abs(float64(got[i])-want))
-				}
 			}
-		}
-		// float32 inputs at |x| = 3e4 are themselves rounded to 2e-3, which
-		// at a spread of 0.5 is 4e-3 of a standard deviation; the moments
-		// must add no more than that.
-		if worst > 5e-3 {
-			t.Errorf("offset %g, spread %g: normalized values off by up to %.3g", tc.offset, tc.spread, worst)
-		}
-		t.Logf("offset %g, spread %g: normalized values off by up to %.2g", tc.offset, tc.spread, worst)
+			if worst > form.tol {
+				t.Errorf("%s, offset %g, spread %g: normalized values off by up to %.3g", form.m, tc.offset, tc.spread, worst)
+			}
+			t.Logf("%s, offset %g, spread %g: normalized values off by up to %.2g", form.m, tc.offset, tc.spread, worst)
 
-		g, err := e.Compile(shapeOf(n, length, c))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var reductions []*Node
-		for _, node := range g.Nodes() {
-			if strings.HasPrefix(node.Type().String(), "Reduce") {
-				reductions = append(reductions, node)
+			g, err := e.Compile(shapeOf(n, length, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reductions []*Node
+			chained := false
+			for _, node := range g.Nodes() {
+				if strings.HasPrefix(node.Type().String(), "Reduce") {
+					reductions = append(reductions, node)
+					chained = chained || dependsOnReduction(node)
+				}
+			}
+			if len(reductions) != form.reductions || chained != form.chained {
+				t.Errorf("%s: GroupNormalization's graph holds %d reductions (one reading another: %v), want %d (%v)",
+					form.m, len(reductions), chained, form.reductions, form.chained)
 			}
 		}
-		if len(reductions) != 2 {
-			t.Errorf("GroupNormalization's graph holds %d reductions, want 2 (E[d] and E[d²])", len(reductions))
-		}
-		for _, r := range reductions {
-			if dependsOnReduction(r) {
-				t.Errorf("reduction %s reads another reduction's result: the moments take two passes", r)
-			}
-		}
+	}
+	if m, err := ParseMoments("two-pass"); m != MomentsTwoPass || err != nil {
+		t.Errorf("ParseMoments(two-pass) = %v, %v", m, err)
+	}
+	if _, err := ParseMoments("welford"); err == nil || !strings.Contains(err.Error(), `"welford"`) {
+		t.Errorf("ParseMoments(welford): error %v, want one naming the value", err)
 	}
 }
 
