@@ -562,37 +562,35 @@ func ParseMoments(s string) (Moments, error) {
 // Welford's update instead, which a reduction cannot express. The shift
 // carries no gradient (StopGradient): the moments do not depend on it.
 func groupMoments(x *Node, axes []int) (centered, variance *Node) {
-	first := make([]SliceAxisSpec, x.Rank())
+	if GroupNormMoments == MomentsTwoPass {
+		mean := ReduceAndKeep(x, ReduceMean, axes...)
+		centered = Sub(x, mean)
+		return centered, ReduceAndKeep(Square(centered), ReduceMean, axes...)
+	}
+	first := make([]SliceAxisSpec, x.Rank()) // each group's first value: the shift K
 	for a := range first {
 		first[a] = AxisRange()
 	}
 	for _, a := range axes {
 		first[a] = AxisElem(0)
 	}
-	var m1, m2 *Node
+	d := Sub(x, StopGradient(Slice(x, first...)))
+	var m1, m2 *Node // E[d], E[d²]
 	switch GroupNormMoments {
-	case MomentsTwoPass:
-		mean := ReduceAndKeep(x, ReduceMean, axes...)
-		centered = Sub(x, mean)
-		return centered, ReduceAndKeep(Square(centered), ReduceMean, axes...)
+	case MomentsSibling:
+		m1 = ReduceAndKeep(d, ReduceMean, axes...)
+		m2 = ReduceAndKeep(Square(d), ReduceMean, axes...)
 	case MomentsStacked:
-		d := Sub(x, StopGradient(Slice(x, first...)))
 		shifted := make([]int, len(axes)) // the axes after the stacking one
 		for i, a := range axes {
 			shifted[i] = a + 1
 		}
 		m := ReduceAndKeep(Stack([]*Node{d, Square(d)}, 0), ReduceMean, shifted...) // [2, kept...]
 		m1, m2 = Squeeze(Slice(m, AxisElem(0)), 0), Squeeze(Slice(m, AxisElem(1)), 0)
-		centered = Sub(d, m1)
-	case MomentsSibling:
-		d := Sub(x, StopGradient(Slice(x, first...)))
-		m1 = ReduceAndKeep(d, ReduceMean, axes...)
-		m2 = ReduceAndKeep(Square(d), ReduceMean, axes...)
-		centered = Sub(d, m1)
 	default:
 		panic(fmt.Errorf("resnet: GroupNormMoments = %s, want MomentsSibling, MomentsStacked or MomentsTwoPass", GroupNormMoments))
 	}
-	return centered, Max(Sub(m2, Square(m1)), ZerosLike(m1))
+	return Sub(d, m1), Max(Sub(m2, Square(m1)), ZerosLike(m1))
 }
 
 // scopePrefix turns a scope name ("resnet", "/resnet", "" for the root) into
