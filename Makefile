@@ -6,13 +6,19 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export GOTOOLCHAIN := $(shell awk '$$1=="toolchain"{print $$2}' $(ROOT)/go.mod)
 export PATH := $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go env GOPATH 2>/dev/null)/bin:$(PATH)
 # GoMLX's pure-Go backend has SIMD (AVX-512/AVX2) kernels behind Go's simd
-# experiment: 6.6x faster on the chapter's BC training step, but it can
-# crash with SIGSEGV (seen on the vision policy): go1.27.4's partial SIMD
-# loads, which compute v0.1.14 uses for every row's tail, read a whole
-# vector, past the end of the slice (make simd-canary shows it). So the
-# default build is the portable one; `make bench` also measures the SIMD
-# build. See README, Benchmarks.
+# experiment: 6.6x faster on the chapter's BC training step. They are the
+# default on x86-64. go1.27.4's partial SIMD loads, which compute v0.1.14
+# uses for every row's tail, read a whole vector past the end of the slice
+# (make simd-canary shows it), which crashed with SIGSEGV where a buffer
+# ended at the top of the Go heap; lessons/backend maps the heap far ahead
+# of use before the first kernel runs (heapguard.go), so no buffer ends
+# there. GOEXPERIMENT= make ... gives the portable build; `make bench`
+# measures both. See README, Benchmarks.
+ifeq ($(shell uname -m),x86_64)
+export GOEXPERIMENT ?= simd
+else
 export GOEXPERIMENT ?=
+endif
 PY := /usr/bin/python3
 
 # Notebooks run by `make test` and `make course`.
@@ -29,7 +35,7 @@ help:
 	@echo "make setup    install Jupyter, GoNB, gopls, goimports, echarts (idempotent)"
 	@echo "make course   run every notebook into out/course (ipynb + HTML) and print a table"
 	@echo "make bench    Go benchmarks (simulators, demo generation) into out/bench.json"
-	@echo "make simd-canary  do partial SIMD loads read past their slice here? (why GOEXPERIMENT=simd is opt-in)"
+	@echo "make simd-canary  do partial SIMD loads read past their slice here, and does the heap guard keep GoMLX's buffers clear of it?"
 	@echo "make dp-pusht train and score Diffusion Policy on Push-T, 3 seeds as the paper (about 1 h 35 min; DP_SEEDS=1: 35 min)"
 	@echo "make dp-pusht-long  the longer config: 800 demonstrations, 40,000 steps (about 1 h a seed; DP_SEEDS as above)"
 	@echo "make dp-arm   train and score Diffusion Policy on the arm's REACH task, for 4.2.6 (about 5 minutes)"
@@ -97,11 +103,11 @@ bench:
 	else echo "peer: $(PEER) not found" > out/peer.json; fi
 	@set -o pipefail; { \
 		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
-		go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
-		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
+		GOEXPERIMENT= go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
+		GOEXPERIMENT= go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
 			| sed -e 's/^BenchmarkTrainStep\(Chapter\|UNet\)/BenchmarkTrainStep\1SIMD/' && \
-		go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
+		GOEXPERIMENT= go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSample/' && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu 1 ./lessons/dp/ \
 			| sed -e 's/^BenchmarkSample/BenchmarkOneCoreSIMDSample/' && \

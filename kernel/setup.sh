@@ -122,16 +122,23 @@ fi
 JUPYTER_DATA="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}"
 KJSON="$JUPYTER_DATA/kernels/gonb/kernel.json"
 kernel_ok=0
-if [[ -f "$KJSON" ]] && /usr/bin/python3 - "$KJSON" "$GOBIN_DIR/gonb" "$TOOLCHAIN" <<'PY'
+# The notebooks' build is make's: GoMLX's SIMD kernels on x86-64 (see
+# Makefile), unless GOEXPERIMENT is set, even to nothing (the portable build).
+if [[ -z "${GOEXPERIMENT+set}" && "$(uname -m)" == x86_64 ]]; then
+  KERNEL_GOEXPERIMENT=simd
+else
+  KERNEL_GOEXPERIMENT="${GOEXPERIMENT:-}"
+fi
+if [[ -f "$KJSON" ]] && /usr/bin/python3 - "$KJSON" "$GOBIN_DIR/gonb" "$TOOLCHAIN" "$KERNEL_GOEXPERIMENT" <<'PY'
 import json, sys
 k = json.load(open(sys.argv[1]))
 env = k.get("env", {})
-ok = k["argv"][0] == sys.argv[2] and env.get("GOTOOLCHAIN") == sys.argv[3] and "GOEXPERIMENT" not in env
+ok = k["argv"][0] == sys.argv[2] and env.get("GOTOOLCHAIN") == sys.argv[3] and env.get("GOEXPERIMENT", "") == sys.argv[4]
 sys.exit(0 if ok else 1)
 PY
 then kernel_ok=1; fi
 if [[ $kernel_ok == 1 ]]; then
-  say "GoNB kernel installed: $KJSON"
+  say "GoNB kernel installed: $KJSON (GOEXPERIMENT=${KERNEL_GOEXPERIMENT:-none})"
 elif [[ $CHECK_ONLY == 1 ]]; then
   missing+=("GoNB Jupyter kernel")
 else
@@ -139,15 +146,17 @@ else
   (cd /tmp && "$GOBIN_DIR/gonb" --install --logtostderr >/dev/null 2>&1) || (cd /tmp && "$GOBIN_DIR/gonb" --install)
   # Pin the toolchain and put the Go tools on the kernel's PATH: Jupyter may
   # be started from a shell (or a desktop launcher) that has neither.
-  /usr/bin/python3 - "$KJSON" "$TOOLCHAIN" "$GOBIN_DIR" "$(dirname "$(command -v go)")" <<'PY'
+  /usr/bin/python3 - "$KJSON" "$TOOLCHAIN" "$GOBIN_DIR" "$(dirname "$(command -v go)")" "$KERNEL_GOEXPERIMENT" <<'PY'
 import json, os, sys
-path, toolchain, gobin, gobindir = sys.argv[1:]
+path, toolchain, gobin, gobindir, experiment = sys.argv[1:]
 k = json.load(open(path))
 env = k.setdefault("env", {})
 env["GOTOOLCHAIN"] = toolchain
-# The same build as `make`: portable kernels (GoMLX's SIMD build crashes on
-# some broadcasts; see Makefile). Set GOEXPERIMENT=simd yourself to try it.
-env.pop("GOEXPERIMENT", None)
+# The same build as `make`: SIMD kernels on x86-64, guarded (see Makefile).
+if experiment:
+    env["GOEXPERIMENT"] = experiment
+else:
+    env.pop("GOEXPERIMENT", None)
 parts = [gobin, gobindir] + [p for p in os.environ.get("PATH", "").split(":") if p and p not in (gobin, gobindir)]
 env["PATH"] = ":".join(parts)
 k["display_name"] = "Go (gonb)"
@@ -155,7 +164,7 @@ tmp = path + ".tmp"
 json.dump(k, open(tmp, "w"), indent=1)
 os.replace(tmp, path)
 PY
-  say "GoNB kernel installed: $KJSON"
+  say "GoNB kernel installed: $KJSON (GOEXPERIMENT=${KERNEL_GOEXPERIMENT:-none})"
 fi
 
 # --- 5. echarts from the npm registry ---------------------------------------

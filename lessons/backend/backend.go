@@ -201,6 +201,10 @@ func NewFromChoice(c Choice) (b compute.Backend, err error) {
 		}
 	}()
 	if c.Name() == gobackend.BackendName {
+		if SIMDBuild {
+			// Before any SIMD kernel runs: see heapguard.go.
+			GuardHeap()
+		}
 		// The Go backend prints "Go backend: parallelism set to N" on
 		// stdout when configured; Describe says the same in its one line.
 		b, err = quietly(func() (compute.Backend, error) { return compute.NewWithConfig(c.Config) })
@@ -272,7 +276,7 @@ func MustNew() compute.Backend {
 }
 
 // Describe is the one line every notebook prints first:
-// "PolicyLab backend: go:parallelism=-1 (Go Portable Compute Backend ...) — reason".
+// "PolicyLab backend: go:parallelism=-1 [Go Portable Compute Backend ...] (reason); SIMD kernels, heap guard ...".
 // The runner of `make course` reads the backend name from it.
 func Describe() string {
 	b, err := New()
@@ -282,5 +286,18 @@ func Describe() string {
 	mu.Lock()
 	c := choice
 	mu.Unlock()
-	return fmt.Sprintf("PolicyLab backend: %s [%s] (%s)", c.Config, b.Description(), c.Reason)
+	return fmt.Sprintf("PolicyLab backend: %s [%s] (%s)%s", c.Config, b.Description(), c.Reason, kernels(c))
+}
+
+// kernels says which of the Go backend's kernels this build runs: "; SIMD
+// kernels, heap guard 12 GiB (...)" or "; portable kernels (...)"; nothing
+// for other backends.
+func kernels(c Choice) string {
+	if c.Name() != gobackend.BackendName {
+		return ""
+	}
+	if SIMDBuild {
+		return "; SIMD kernels, " + GuardHeap().String()
+	}
+	return "; portable kernels (GOEXPERIMENT=simd builds run the SIMD ones)"
 }

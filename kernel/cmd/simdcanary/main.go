@@ -12,6 +12,11 @@
 // child. The command prints one line per probe and exits with status 1 if
 // any faulted.
 //
+// A fault here does not make the SIMD build unsafe by itself: GoMLX's
+// buffers live in the Go heap, and lessons/backend's heap guard (installed
+// when the backend starts) keeps every one of them clear of unmapped memory.
+// go test -run HeapGuard ./lessons/backend checks that guard.
+//
 // Usage: GOEXPERIMENT=simd go run ./kernel/cmd/simdcanary   (make simd-canary)
 package main
 
@@ -70,7 +75,8 @@ func main() {
 		}
 	}
 	if faults > 0 {
-		fmt.Printf("simdcanary: %d of %d probes faulted: GOEXPERIMENT=simd builds of GoMLX's Go backend can crash with SIGSEGV on this machine\n", faults, probes)
+		fmt.Printf("simdcanary: %d of %d probes faulted: partial loads read past their slices with this toolchain. "+
+			"GoMLX's SIMD kernels stay safe only through lessons/backend's heap guard (go test -run HeapGuard ./lessons/backend)\n", faults, probes)
 		os.Exit(1)
 	}
 	fmt.Println("simdcanary: partial loads and stores stay inside their slices on this machine")

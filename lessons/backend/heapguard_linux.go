@@ -1,0 +1,51 @@
+//go:build linux
+
+package backend
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// installHeapGuard sizes the guard, checks that the kernel will map that much,
+// then allocates it as one block and frees it.
+func installHeapGuard() HeapGuard {
+	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
+		// Strict accounting charges mapped heap against the commit limit
+		// for as long as it stays mapped: the guard would take that from
+		// the process for good.
+		return HeapGuard{Note: "strict overcommit (vm.overcommit_memory=2)"}
+	}
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		return HeapGuard{Note: "sysinfo: " + err.Error()}
+	}
+	size := min(int64(si.Totalram)*int64(si.Unit)/2, MaxHeapGuard)
+	note := "half the machine's memory"
+	if size == MaxHeapGuard {
+		note = "the most it maps"
+	}
+	// The runtime's own mapping is the block rounded up to its 4 MiB chunks
+	// plus what is left of the current chunk: probe with room for both.
+	for ; size >= minHeapGuard; size /= 2 {
+		mem, err := syscall.Mmap(-1, 0, int(size)+(8<<20), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err == nil {
+			_ = syscall.Munmap(mem)
+			break
+		}
+		note = "as much as the kernel would map"
+	}
+	if size < minHeapGuard {
+		return HeapGuard{Note: "the kernel refused to map " + gib(minHeapGuard) + " ahead"}
+	}
+	block := make([]byte, size)
+	runtime.KeepAlive(block)
+	block = nil
+	// Collect the block and give its pages back now rather than through the
+	// background scavenger; they were never touched, so this is quick.
+	debug.FreeOSMemory()
+	return HeapGuard{Bytes: size, Note: note}
+}

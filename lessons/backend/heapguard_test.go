@@ -1,0 +1,237 @@
+//go:build linux
+
+package backend
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// heapChildEnv makes the test binary a child that allocates slices and
+// reports how many end too close to unreadable memory (heapGuardChild).
+const heapChildEnv = "POLICYLAB_HEAPGUARD_CHILD"
+
+// overRead is how far past a slice a partial SIMD load may read: one
+// AVX-512 vector.
+const overRead = 64
+
+// TestHeapGuard runs the same allocations in two child processes, without
+// and with the guard. Without it some slices end exactly at the heap's mapped
+// top (in a SIMD build the child's tail loads then kill it with SIGSEGV);
+// with it none does, including slices allocated before the guard went in.
+func TestHeapGuard(t *testing.T) {
+	if os.Getenv(heapChildEnv) != "" {
+		t.Skip("child")
+	}
+	for _, tc := range []struct {
+		name  string
+		guard bool
+	}{
+		{"unguarded", false},
+		{"guarded", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
+			cmd.Env = append(os.Environ(), heapChildEnv+"="+strconv.FormatBool(tc.guard))
+			out, err := cmd.CombinedOutput()
+			ends, found := childCount(out)
+			crashed := strings.Contains(string(out), "SIGSEGV")
+			switch {
+			case tc.guard && (err != nil || !found):
+				t.Fatalf("guarded child failed (%v):\n%s", err, tail(out))
+			case tc.guard && ends != 0:
+				t.Fatalf("with the guard, %d slices still ended within %d bytes of unreadable memory:\n%s", ends, overRead, tail(out))
+			case !tc.guard && SIMDBuild && crashed:
+				t.Logf("unguarded child died of SIGSEGV on a tail load, as expected")
+			case !tc.guard && err != nil:
+				t.Fatalf("unguarded child failed (%v):\n%s", err, tail(out))
+			case !tc.guard && ends == 0:
+				// If this runtime no longer leaves buffers at the mapped
+				// top, the guard may be unneeded: check heapguard.go's
+				// reasoning against the new runtime.
+				t.Fatalf("without the guard no slice ended at unreadable memory: the hazard heapguard.go describes did not show; %s", tail(out))
+			case !tc.guard:
+				t.Logf("unguarded: %d slices ended within %d bytes of unreadable memory", ends, overRead)
+			}
+		})
+	}
+}
+
+func childCount(out []byte) (int, bool) {
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: ends="); ok {
+			n, err := strconv.Atoi(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func tail(out []byte) string {
+	s := string(out)
+	if len(s) > 2000 {
+		s = s[:2000] + " ..."
+	}
+	return s
+}
+
+// TestHeapGuardChild is the child's side of TestHeapGuard.
+func TestHeapGuardChild(t *testing.T) {
+	mode := os.Getenv(heapChildEnv)
+	if mode == "" {
+		t.Skip("runs as TestHeapGuard's child")
+	}
+	if mode == "describe" {
+		fmt.Println(Describe())
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("heapguard: heapsys=%d\n", ms.HeapSys)
+		return
+	}
+	guarded := mode == "true"
+	// Mixed sizes, a third of them dropped: the heap grows chunk by chunk
+	// around the holes, and some slices fill a chunk to its end.
+	sizes := []int{1 << 20, 3 << 18, 1 << 19, 1 << 20, 5 << 18, 1 << 21, 393216, 1 << 20}
+	var kept [][]float32
+	ends := 0
+	for i := range 400 {
+		if guarded && i == 100 {
+			if g := GuardHeap(); g.Bytes == 0 {
+				t.Skipf("guard off on this machine: %s", g)
+			}
+		}
+		s := make([]float32, sizes[i%len(sizes)])
+		if i%3 != 0 {
+			kept = append(kept, s)
+		}
+		if guarded && i < 100 {
+			continue // checked once the guard is in
+		}
+		if readableAfter(t, s) < overRead {
+			ends++
+		}
+		loadTail(s) // in a SIMD build, faults on a slice at the mapped top
+	}
+	if !guarded {
+		// Make sure of one: fill the rest of the mapped heap exactly, with a
+		// slice as long as what a fresh one leaves above its end.
+		for range 50 {
+			probe := make([]float32, 1<<20)
+			kept = append(kept, probe)
+			d := readableBytes(t, probe, 64<<20)
+			if d < 64<<10 || d >= 64<<20 {
+				continue // too small for a large object, or not the top
+			}
+			fill := make([]float32, d/4)
+			kept = append(kept, fill)
+			if readableAfter(t, fill) < overRead {
+				ends++
+				loadTail(fill)
+				break
+			}
+		}
+	}
+	if guarded {
+		// Slices from before the guard must be covered too.
+		for _, s := range kept {
+			if readableAfter(t, s) < overRead {
+				ends++
+			}
+			loadTail(s)
+		}
+	}
+	runtime.KeepAlive(kept)
+	fmt.Printf("heapguard: ends=%d\n", ends)
+}
+
+// readableAfter is how many readable bytes follow s in this process's
+// address space (by /proc/self/maps), counted up to overRead.
+func readableAfter(t *testing.T, s []float32) int {
+	return readableBytes(t, s, overRead)
+}
+
+// readableBytes is how many readable bytes follow s, counted up to limit.
+func readableBytes(t *testing.T, s []float32, limit int) int {
+	end := uintptr(unsafe.Pointer(unsafe.SliceData(s))) + uintptr(4*len(s))
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	covered := end // readable up to covered
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		l, err1 := strconv.ParseUint(lo, 16, 64)
+		h, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || len(fields) < 2 {
+			t.Fatalf("unreadable /proc/self/maps line %q", sc.Text())
+		}
+		// Mappings come in address order: extend through each readable one
+		// that holds the next byte (the slice's own, then any contiguous).
+		if uintptr(l) <= covered && covered < uintptr(h) && fields[1][0] == 'r' {
+			covered = uintptr(h)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return min(int(covered-end), limit)
+}
+
+// TestDescribeKernels checks, each in a fresh child, what New does about the
+// guard and what Describe says: SIMD builds install the guard unless
+// POLICYLAB_HEAP_GUARD=off; portable builds leave the heap alone.
+func TestDescribeKernels(t *testing.T) {
+	if os.Getenv(heapChildEnv) != "" {
+		t.Skip("child")
+	}
+	for _, tc := range []struct {
+		name, env string
+		want      []string // in the child's output
+		guarded   bool     // whether the heap must have grown by the guard
+	}{
+		{"default", "", []string{"SIMD kernels, heap guard ", "GiB"}, true},
+		{"off", "off", []string{"SIMD kernels, heap guard off: POLICYLAB_HEAP_GUARD=off"}, false},
+		{"bad value", "no", []string{`POLICYLAB_HEAP_GUARD="no" is not a setting`, "SIMD kernels, heap guard "}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
+			cmd.Env = append(os.Environ(), heapChildEnv+"=describe", HeapGuardEnv+"="+tc.env, EnvVar+"="+DefaultGoConfig)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child failed (%v):\n%s", err, tail(out))
+			}
+			want, guarded := tc.want, tc.guarded
+			if !SIMDBuild {
+				want, guarded = []string{"; portable kernels"}, false
+			}
+			for _, w := range want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, tail(out))
+				}
+			}
+			if sys, _ := childHeapSys(out); (sys >= 1<<30) != guarded {
+				t.Errorf("heap mapped after New: %d MiB; want the guard installed: %v", sys>>20, guarded)
+			}
+		})
+	}
+}
+
+func childHeapSys(out []byte) (uint64, bool) {
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: heapsys="); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
