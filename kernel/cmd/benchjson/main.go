@@ -58,6 +58,7 @@ var peerPairs = []struct {
 	{"diffusion_train_steps_per_s", "lessons/dp.BenchmarkTrainStepChapter", "steps/s", false},
 	{"diffusion_train_steps_per_s", "lessons/dp.BenchmarkTrainStepChapterSIMD", "steps/s", false},
 	{"diffusion_sample_100steps_ms", "lessons/dp.BenchmarkSampleMLP/DDPM100", "ms/chunk", true},
+	{"diffusion_sample_100steps_ms", "lessons/dp.BenchmarkSIMDSampleMLP/DDPM100", "ms/chunk", true},
 }
 
 // Report is the content of bench.json.
