@@ -20,3 +20,14 @@ func ExampleResolve() {
 	// go:parallelism=2 go <nil>
 	// true
 }
+
+// A HeapGuard prints as the tail of Describe's line in SIMD builds.
+func ExampleHeapGuard_String() {
+	fmt.Println(backend.HeapGuard{Bytes: 12 << 30, Note: "half the machine's memory"})
+	fmt.Println(backend.HeapGuard{Bytes: 512 << 20, Note: "half the address space left under the process's limit"})
+	fmt.Println(backend.HeapGuard{Note: "POLICYLAB_HEAP_GUARD=off"})
+	// Output:
+	// heap guard 12.0 GiB (half the machine's memory)
+	// heap guard 512 MiB (half the address space left under the process's limit)
+	// heap guard off: POLICYLAB_HEAP_GUARD=off
+}

@@ -18,8 +18,8 @@ import (
 // runtime maps its heap in 4 MiB chunks out of larger PROT_NONE reservations
 // ((*mheap).grow in runtime/mheap.go), so a buffer that fills the last mapped
 // chunk is followed by unreadable memory, and the tail load faults. Measured
-// here (2026-11-26, AMD EPYC): 16 of 400 fresh slices of mixed sizes ended
-// exactly at the heap's mapped top, and 4 of 20 runs of 300 subtractions
+// here (2026-11-26, AMD EPYC): 12 to 32 of 400 fresh slices of mixed sizes
+// ended exactly at the heap's mapped top, and 4 of 20 runs of 300 subtractions
 // [131072, 3] − [1, 3] on the Go backend died with SIGSEGV in
 // simdV2V1SubFloat32, the same kernel that crashed the vision policy's
 // training.
@@ -34,8 +34,10 @@ import (
 //
 // The guard covers heaps that stay below its size; a heap that outgrows it
 // maps new chunks again. It is sized at half the machine's memory, at most
-// MaxHeapGuard, and only as much as the kernel agrees to map (probed first,
-// since the runtime treats a refused heap mapping as fatal).
+// MaxHeapGuard, at most half the address space left under RLIMIT_AS, and
+// only as much as the kernel agrees to map (probed first, since the runtime
+// treats a refused heap mapping as fatal). It is off under strict overcommit
+// and off Linux.
 
 // MaxHeapGuard is the most address space GuardHeap maps ahead.
 const MaxHeapGuard = 16 << 30

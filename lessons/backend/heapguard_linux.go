@@ -37,6 +37,9 @@ func installHeapGuard() HeapGuard {
 		if left := int64(lim.Cur) - mappedNow(); left/2 < size {
 			size, note = left/2, "half the address space left under the process's limit"
 		}
+		if size < minHeapGuard {
+			return HeapGuard{Note: "too little address space left under the process's limit"}
+		}
 	}
 	// The runtime reserves the block in whole 64 MiB arenas and maps it in
 	// 4 MiB chunks: probe with room for both.
@@ -67,7 +70,11 @@ func mappedNow() int64 {
 	if err != nil {
 		return 1 << 62
 	}
-	pages, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 1 << 62
+	}
+	pages, err := strconv.ParseInt(fields[0], 10, 64)
 	if err != nil {
 		return 1 << 62
 	}
