@@ -28,9 +28,6 @@ const overRead = 64
 // top (in a SIMD build the child's tail loads then kill it with SIGSEGV);
 // with it none does, including slices allocated before the guard went in.
 func TestHeapGuard(t *testing.T) {
-	if os.Getenv(heapChildEnv) != "" {
-		t.Skip("child")
-	}
 	for _, tc := range []struct {
 		name  string
 		guard bool
@@ -39,10 +36,10 @@ func TestHeapGuard(t *testing.T) {
 		{"guarded", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
-			cmd.Env = append(os.Environ(), heapChildEnv+"="+strconv.FormatBool(tc.guard))
-			out, err := cmd.CombinedOutput()
-			ends, found := childCount(out)
+			out, err := runChild(strconv.FormatBool(tc.guard))
+			v, found := childReport(out, "ends")
+			ends, convErr := strconv.Atoi(v)
+			found = found && convErr == nil
 			crashed := strings.Contains(string(out), "SIGSEGV")
 			switch {
 			case tc.guard && (err != nil || !found):
@@ -65,14 +62,22 @@ func TestHeapGuard(t *testing.T) {
 	}
 }
 
-func childCount(out []byte) (int, bool) {
+// runChild runs this test binary as TestHeapGuardChild in the given mode,
+// with extra environment settings.
+func runChild(mode string, env ...string) ([]byte, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
+	cmd.Env = append(append(os.Environ(), heapChildEnv+"="+mode), env...)
+	return cmd.CombinedOutput()
+}
+
+// childReport finds the child's "heapguard: key=value" line and returns value.
+func childReport(out []byte, key string) (string, bool) {
 	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: ends="); ok {
-			n, err := strconv.Atoi(v)
-			return n, err == nil
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: "+key+"="); ok {
+			return v, true
 		}
 	}
-	return 0, false
+	return "", false
 }
 
 func tail(out []byte) string {
@@ -204,9 +209,6 @@ func readableBytes(t *testing.T, s []float32, limit int) int {
 // guard and what Describe says: SIMD builds install the guard unless
 // POLICYLAB_HEAP_GUARD=off; portable builds leave the heap alone.
 func TestDescribeKernels(t *testing.T) {
-	if os.Getenv(heapChildEnv) != "" {
-		t.Skip("child")
-	}
 	for _, tc := range []struct {
 		name, env string
 		want      []string // in the child's output
@@ -217,9 +219,7 @@ func TestDescribeKernels(t *testing.T) {
 		{"bad value", "no", []string{`POLICYLAB_HEAP_GUARD="no" is not a setting`, "SIMD kernels, heap guard "}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
-			cmd.Env = append(os.Environ(), heapChildEnv+"=describe", HeapGuardEnv+"="+tc.env, EnvVar+"="+DefaultGoConfig)
-			out, err := cmd.CombinedOutput()
+			out, err := runChild("describe", HeapGuardEnv+"="+tc.env, EnvVar+"="+DefaultGoConfig)
 			if err != nil {
 				t.Fatalf("child failed (%v):\n%s", err, tail(out))
 			}
@@ -232,45 +232,25 @@ func TestDescribeKernels(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, tail(out))
 				}
 			}
-			if sys, _ := childHeapSys(out); (sys >= 1<<30) != guarded {
+			v, _ := childReport(out, "heapsys")
+			if sys, _ := strconv.ParseUint(v, 10, 64); (sys >= 1<<30) != guarded {
 				t.Errorf("heap mapped after New: %d MiB; want the guard installed: %v", sys>>20, guarded)
 			}
 		})
 	}
 }
 
-func childHeapSys(out []byte) (uint64, bool) {
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: heapsys="); ok {
-			n, err := strconv.ParseUint(v, 10, 64)
-			return n, err == nil
-		}
-	}
-	return 0, false
-}
-
 // TestHeapGuardAddressLimit: under an address-space limit (the grader runs
 // tests under prlimit --as) the guard takes at most half of what is left,
 // and the process can still allocate.
 func TestHeapGuardAddressLimit(t *testing.T) {
-	if os.Getenv(heapChildEnv) != "" {
-		t.Skip("child")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHeapGuardChild$", "-test.v")
-	cmd.Env = append(os.Environ(), heapChildEnv+"=aslimit", HeapGuardEnv+"=")
-	out, err := cmd.CombinedOutput()
+	out, err := runChild("aslimit", HeapGuardEnv+"=")
 	if err != nil {
 		t.Fatalf("child failed (%v):\n%s", err, tail(out))
 	}
-	var bytes int64
-	var note string
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "heapguard: guard="); ok {
-			n, rest, _ := strings.Cut(v, " note=")
-			bytes, _ = strconv.ParseInt(n, 10, 64)
-			note = rest
-		}
-	}
+	v, _ := childReport(out, "guard")
+	n, note, _ := strings.Cut(v, " note=")
+	bytes, _ := strconv.ParseInt(n, 10, 64)
 	if note == "" {
 		t.Fatalf("child printed no guard:\n%s", tail(out))
 	}
