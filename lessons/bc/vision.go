@@ -6,11 +6,11 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/policylab/policylab/lessons/data"
+	"github.com/policylab/policylab/lessons/dense"
 	"github.com/policylab/policylab/lessons/resnet"
 )
 
@@ -120,14 +120,14 @@ func (p *Policy) visionForward(scope *model.Scope, obs, images *Node) *Node {
 
 	proprio := Slice(obs, AxisRange(), AxisRange(0, v.ProprioDim))
 	pe := scope.In("proprio_encoder")
-	pf := activation.Relu(layers.DenseWithBias(pe.In("0"), proprio, 64))
-	pf = layers.DenseWithBias(pe.In("1"), pf, 64)
+	pf := activation.Relu(dense.Layer(pe.In("0"), proprio, 64))
+	pf = dense.Layer(pe.In("1"), pf, 64)
 
 	h := Concatenate([]*Node{feat, pf}, -1)
 	pol := scope.In("policy")
-	h = activation.Relu(layers.DenseWithBias(pol.In("0"), h, 256))
-	h = activation.Relu(layers.DenseWithBias(pol.In("1"), h, 256))
-	return layers.DenseWithBias(pol.In("2"), h, p.cfg.Chunk*p.cfg.ActionDim)
+	h = activation.Relu(dense.Layer(pol.In("0"), h, 256))
+	h = activation.Relu(dense.Layer(pol.In("1"), h, 256))
+	return dense.Layer(pol.In("2"), h, p.cfg.Chunk*p.cfg.ActionDim)
 }
 
 // SpatialSoftmax turns feature maps [batch, H, W, C] into the expected

@@ -68,6 +68,9 @@ import (
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/dense"
 )
 
 // Impl selects how a convolution is computed.
@@ -107,15 +110,9 @@ var Default = Auto
 // Patches.
 const GoBackendName = "go"
 
-// IsGoBackend reports whether backend is GoMLX's pure-Go backend. In
-// github.com/gomlx/compute v0.1.14 its String() is "go" but its Name() is
-// "Go Backend", so both are checked.
-func IsGoBackend(backend compute.Backend) bool {
-	if backend == nil {
-		return false
-	}
-	return backend.String() == GoBackendName || backend.Name() == GoBackendName || backend.Name() == "Go Backend"
-}
+// IsGoBackend reports whether backend is GoMLX's pure-Go backend
+// (backend.IsGo).
+func IsGoBackend(b compute.Backend) bool { return backend.IsGo(b) }
 
 // Resolve turns Auto into the implementation used for a convolution with
 // `spatial` spatial axes in graphs of the given backend: Patches if
@@ -287,7 +284,9 @@ func patchesConv(x, w *Node, strides, pads []int) *Node {
 			// instead would copy the weights at every call on the Go backend
 			// (a Reshape of a parameter is a copy there): 21% of a U-Net's
 			// sampling time.
-			y := Dot(Reshape(p, rows, kernel[0], in), w).General([]int{1, 2}, nil, []int{0, 1}, nil)
+			y := dense.OnRows(Reshape(p, rows, kernel[0], in), out, func(p *Node) *Node {
+				return Dot(p, w).General([]int{1, 2}, nil, []int{0, 1}, nil)
+			})
 			return Reshape(y, pd[0], pd[1], out)
 		}
 		// The kernel's row-major [k, in] flattening matches the tap order of
@@ -347,7 +346,7 @@ func matmulLast(p, m *Node) *Node {
 	flat := Reshape(p, rows, k)
 	outDims := append(append([]int{}, dims[:len(dims)-1]...), m.Shape().Dimensions[1])
 	if rows <= m.Shape().Dimensions[1] {
-		return Dot(p, m).General([]int{len(dims) - 1}, nil, []int{0}, nil)
+		return dense.MatMul(p, m)
 	}
 	yt := Dot(Transpose(m, 0, 1), flat).General([]int{1}, nil, []int{1}, nil) // [out, rows]
 	return Reshape(Transpose(yt, 0, 1), outDims...)

@@ -16,13 +16,13 @@ import (
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/dense"
 	"github.com/policylab/policylab/lessons/plot"
 )
 
@@ -126,7 +126,7 @@ func fitLine(b compute.Backend, steps int) (losses []float64, w, bias float32, e
 	y := tensors.FromFlatDataAndDimensions(ys, 64, 1)
 	store := model.NewStore()
 	modelFn := func(scope *model.Scope, x *Node) *Node {
-		return layers.DenseWithBias(scope.In("line"), x, 1)
+		return dense.Layer(scope.In("line"), x, 1)
 	}
 	tr := train.NewTrainer(b, store, modelFn, loss.MeanSquaredError,
 		optimizer.Adam().LearningRate(0.05).Done(), nil, nil)

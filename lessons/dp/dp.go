@@ -40,7 +40,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -48,6 +47,7 @@ import (
 	"github.com/policylab/policylab/lessons/checkpoint"
 	"github.com/policylab/policylab/lessons/data"
 	"github.com/policylab/policylab/lessons/denoiser"
+	"github.com/policylab/policylab/lessons/dense"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
@@ -451,8 +451,8 @@ func (p *Policy) denoise(scope *model.Scope, cond, x, t *Node) *Node {
 	if p.cfg.Network == NetworkMLP {
 		// The chapter's observation encoder: Linear → ReLU → Linear.
 		enc := scope.In("obs_encoder")
-		h := activation.Relu(layers.DenseWithBias(enc.In("0"), cond, p.cfg.Hidden))
-		h = layers.DenseWithBias(enc.In("2"), h, p.cfg.Hidden)
+		h := activation.Relu(dense.Layer(enc.In("0"), cond, p.cfg.Hidden))
+		h = dense.Layer(enc.In("2"), h, p.cfg.Hidden)
 		return denoiser.MLP(scope.In("noise_pred"), denoiser.MLPConfig{Hidden: p.cfg.Hidden}, x, t, h)
 	}
 	// Diffusion Policy: the flattened observations (low-dim) or their

@@ -352,8 +352,8 @@ func TestHostNoising(t *testing.T) {
 // samples of the host's step-by-step loop (same noise, float32 against
 // float64 step arithmetic), deterministic and stochastic, with x̂_0
 // clipping; the fused graph is really what sampled, a run longer than
-// MaxFusedSteps steps on the host, and so does SampleAuto on the pure-Go
-// backend.
+// MaxFusedSteps steps on the host, and so does SampleAuto for a U-Net on
+// the pure-Go backend (but not for the MLP).
 func TestFusedMatchesHost(t *testing.T) {
 	p, _ := toyPolicy(t, NetworkUNet, 20, "")
 	obs := [][]float32{{0, -1}, {0.1, -0.95}}
@@ -407,19 +407,23 @@ func TestFusedMatchesHost(t *testing.T) {
 		}
 		t.Logf("%s-%d eta %g: fused and host samples differ by up to %.2g", tc.method, tc.steps, tc.eta, worst)
 	}
-	// SampleAuto fuses on accelerators only: on the pure-Go backend it
-	// steps on the host. (A DDIM-10 sampler that no case above compiled:
-	// the last one cannot fuse on any backend.)
-	if err := p.SetSampler(diffusion.MethodDDIM, 10, 0.25); err != nil { // an eta no case compiled
-		t.Fatal(err)
-	}
-	p.Sampling = SampleAuto
-	before := len(p.fused)
-	if _, err := p.Sample(obs, 2, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if fused := len(p.fused) > before; fused == conv.IsGoBackend(p.backend) {
-		t.Errorf("SampleAuto on %s: compiled a fused run: %v", p.backend.Name(), fused)
+	// SampleAuto fuses on accelerators; on the pure-Go backend it steps on
+	// the host for a U-Net and fuses the MLP. (A DDIM-10 sampler that no
+	// case above compiled: the last one cannot fuse on any backend.)
+	mlp, _ := toyPolicy(t, NetworkMLP, 20, "")
+	for _, q := range []*Policy{p, mlp} {
+		if err := q.SetSampler(diffusion.MethodDDIM, 10, 0.25); err != nil { // an eta no case compiled
+			t.Fatal(err)
+		}
+		q.Sampling = SampleAuto
+		before := len(q.fused)
+		if _, err := q.Sample(obs, 2, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want := q.cfg.Network == NetworkMLP || !conv.IsGoBackend(q.backend)
+		if fused := len(q.fused) > before; fused != want {
+			t.Errorf("SampleAuto for the %s on %s: compiled a fused run: %v, want %v", q.cfg.Network, q.backend.Name(), fused, want)
+		}
 	}
 }
 

@@ -35,11 +35,12 @@ type SamplingMode int
 const (
 	// SampleAuto fuses on accelerator backends (XLA), where each call is a
 	// round trip to the device (measured on an H100: 0.33 ms per step for
-	// the chapter's MLP, 1.6 ms for the small U-Net), and steps on the host
-	// on the pure-Go backend, where a call costs little and the unrolled
-	// graph measured slower for the U-Net (AMD EPYC, one core, SIMD build,
-	// DDIM-10: 13.2-14.2 ms fused against 11.2-12.1 ms for the 32/64/128
-	// U-Net; 4.6 against 5.3-6.1 ms for the chapter's MLP).
+	// the chapter's MLP, 1.6 ms for the small U-Net). On the pure-Go
+	// backend it fuses the MLP and steps on the host for the U-Net, as
+	// measured on AMD EPYC (SIMD build, DDIM-10): the MLP took 0.50-0.63 ms
+	// fused against 0.84-1.19 ms stepping, and the 32/64/128 U-Net
+	// 10.7-11.8 ms fused against 8.9-10.6 ms stepping on one core (13.2-14.2
+	// against 11.2-12.1 ms before package dense).
 	SampleAuto SamplingMode = iota
 	// SampleFused always fuses runs of at most MaxFusedSteps steps.
 	SampleFused
@@ -58,13 +59,13 @@ type fusedKey struct {
 
 // fusedPlan is the sampling run of the policy's sampler as one graph, or
 // nil when it steps on the host: by Sampling (SampleOnHost, or SampleAuto
-// on the pure-Go backend), when a caller watches every step (onStep), when
+// for a U-Net on the pure-Go backend), when a caller watches every step (onStep), when
 // Hooks replace the scheduler's arithmetic (a student's DDIM step,
 // exercise ex2diffusion) or when the run has more than MaxFusedSteps steps.
 func (p *Policy) fusedPlan(onStep func(int, []float32)) []diffusion.Step {
 	c := p.cfg
 	switch {
-	case p.Sampling == SampleOnHost, p.Sampling == SampleAuto && conv.IsGoBackend(p.backend),
+	case p.Sampling == SampleOnHost, p.Sampling == SampleAuto && c.Network == NetworkUNet && conv.IsGoBackend(p.backend),
 		onStep != nil, p.sched.Hooks.StepDDIM != nil:
 		return nil
 	}

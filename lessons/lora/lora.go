@@ -27,6 +27,8 @@ import (
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/policylab/policylab/lessons/dense"
 )
 
 // Config of the adapters.
@@ -121,11 +123,11 @@ func Dense(scope *model.Scope, x *Node, out int, cfg *Config) *Node {
 		xd := layers.DropoutStatic(s, x, cfg.Dropout) // x itself unless training
 		y := cfg.Arithmetic.Forward(xd, w, b, a, bm, cfg.Scale())
 		if xd != x {
-			y = Add(y, DotGeneral(Sub(x, xd), []int{x.Rank() - 1}, nil, w, []int{0}, nil))
+			y = Add(y, dense.MatMul(Sub(x, xd), w))
 		}
 		return y
 	}
-	y := Add(DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil), ExpandLeftToRank(b, x.Rank()))
+	y := Add(dense.MatMul(x, w), ExpandLeftToRank(b, x.Rank()))
 	if !adapted {
 		return y
 	}

@@ -6,6 +6,8 @@ import (
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/policylab/policylab/lessons/dense"
 )
 
 // Scope names of the five modules of the architecture, in diagram order.
@@ -55,18 +57,18 @@ func visionEncoder(s *model.Scope, cfg ArchConfig, images *Node) *Node {
 // (mask 1), then a linear Dense layer.
 func languageEncoder(s *model.Scope, cfg ArchConfig, tokens, mask *Node) *Node {
 	emb := layers.Embedding(s.In("embed"), tokens, dtypes.Float32, cfg.VocabSize, cfg.TextDim)
-	m := InsertAxes(mask, -1)                                      // [batch, tokens, 1]
-	sum := ReduceSum(Mul(emb, m), 1)                               // [batch, TextDim]
-	count := Max(ReduceSum(m, 1), OnesLike(ReduceSum(m, 1)))       // [batch, 1], at least 1
-	pooled := Div(sum, count)                                      // [batch, TextDim]
-	return layers.DenseWithBias(s.In("proj"), pooled, cfg.TextDim) // [batch, TextDim]
+	m := InsertAxes(mask, -1)                                // [batch, tokens, 1]
+	sum := ReduceSum(Mul(emb, m), 1)                         // [batch, TextDim]
+	count := Max(ReduceSum(m, 1), OnesLike(ReduceSum(m, 1))) // [batch, 1], at least 1
+	pooled := Div(sum, count)                                // [batch, TextDim]
+	return dense.Layer(s.In("proj"), pooled, cfg.TextDim)    // [batch, TextDim]
 }
 
 // stateEncoder maps proprio [batch, ProprioDim] to [batch, StateDim] with a
 // two-layer MLP: Dense StateDim + ReLU, then Dense StateDim.
 func stateEncoder(s *model.Scope, cfg ArchConfig, proprio *Node) *Node {
-	h := activation.Relu(layers.DenseWithBias(s.In("hidden"), proprio, cfg.StateDim))
-	return layers.DenseWithBias(s.In("out"), h, cfg.StateDim)
+	h := activation.Relu(dense.Layer(s.In("hidden"), proprio, cfg.StateDim))
+	return dense.Layer(s.In("out"), h, cfg.StateDim)
 }
 
 // fusion concatenates the three encodings along the feature axis,
@@ -74,12 +76,12 @@ func stateEncoder(s *model.Scope, cfg ArchConfig, proprio *Node) *Node {
 // with Dense + ReLU.
 func fusion(s *model.Scope, cfg ArchConfig, vision, language, state *Node) *Node {
 	x := Concatenate([]*Node{vision, language, state}, -1)
-	return activation.Relu(layers.DenseWithBias(s.In("layer"), x, cfg.FusionDim))
+	return activation.Relu(dense.Layer(s.In("layer"), x, cfg.FusionDim))
 }
 
 // policyHead maps the fused feature [batch, FusionDim] to the action
 // [batch, ActionDim]: Dense HeadDim + ReLU, then a linear Dense ActionDim.
 func policyHead(s *model.Scope, cfg ArchConfig, fused *Node) *Node {
-	h := activation.Relu(layers.DenseWithBias(s.In("hidden"), fused, cfg.HeadDim))
-	return layers.DenseWithBias(s.In("action"), h, cfg.ActionDim)
+	h := activation.Relu(dense.Layer(s.In("hidden"), fused, cfg.HeadDim))
+	return dense.Layer(s.In("action"), h, cfg.ActionDim)
 }
