@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 )
 
 // benchForwardBackward times one execution of y = op(x, w) with the
@@ -18,9 +20,9 @@ import (
 func benchForwardBackward(b *testing.B, op func(x, w *Node) *Node, xDims, wDims []int) {
 	backend := testBackend(b)
 	rng := rand.New(rand.NewPCG(7, 8))
-	_, x := randomTensor(rng, xDims...)
-	_, w := randomTensor(rng, wDims...)
-	_, r := randomTensor(rng, outputDims(backend, op, x, w)...)
+	_, x := tensortest.Random(rng, xDims...)
+	_, w := tensortest.Random(rng, wDims...)
+	_, r := tensortest.Random(rng, outputDims(backend, op, x, w)...)
 	exec := MustNewExec(backend, func(x, w, r *Node) []*Node {
 		loss := ReduceAllSum(Mul(op(x, w), r))
 		return Gradient(loss, x, w)
@@ -97,9 +99,9 @@ func TestTransposeZeroInsertion(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, c := range [][4]int{{4, 2, 1, 0}, {3, 2, 1, 1}, {5, 3, 2, 2}, {1, 2, 1, 0}} {
 		k, stride, pad, op := c[0], c[1], c[2], c[3]
-		_, x := randomTensor(rng, 2, 5, 3)
-		_, w := randomTensor(rng, k, 3, 4)
-		_, r := randomTensor(rng, 2, TransposeLength(5, k, stride, pad, op), 4)
+		_, x := tensortest.Random(rng, 2, 5, 3)
+		_, w := tensortest.Random(rng, k, 3, 4)
+		_, r := tensortest.Random(rng, 2, TransposeLength(5, k, stride, pad, op), 4)
 		y1, dx1, dw1, _, err1 := forwardAndGrads(b, func(x, w *Node) *Node { return transposeZeroInsertion(x, w, stride, pad, op) }, x, w, r)
 		y2, dx2, dw2, _, err2 := forwardAndGrads(b, func(x, w *Node) *Node { return transposePatches(x, w, stride, pad, op) }, x, w, r)
 		if err1 != nil || err2 != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 )
 
 // tolerance of the comparisons: |got − want| <= tol·(1 + |want|).
@@ -25,20 +26,6 @@ func testBackend(t testing.TB) compute.Backend {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// randomTensor is a float32 tensor of the given dimensions with values
-// uniform in [−1, 1).
-func randomTensor(rng *rand.Rand, dims ...int) ([]float32, *tensors.Tensor) {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = 2*rng.Float32() - 1
-	}
-	return data, tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
 }
 
 // forwardAndGrads builds y = op(x, w) and the gradients of Σ y·r with
@@ -162,15 +149,15 @@ func comparePatchesNative(t *testing.T, b compute.Backend, rng *rand.Rand, conv 
 	xDims, wDims, wantDims []int,
 	ref func(x, w, r []float32) (y, dx, dw []float32)) {
 	t.Helper()
-	xData, x := randomTensor(rng, xDims...)
-	wData, w := randomTensor(rng, wDims...)
+	xData, x := tensortest.Random(rng, xDims...)
+	wData, w := tensortest.Random(rng, wDims...)
 	native := func(x, w *Node) *Node { return conv(Native, x, w) }
 	patches := func(x, w *Node) *Node { return conv(Patches, x, w) }
 	dims := outputDims(b, native, x, w)
 	if !equalDims(dims, wantDims) {
 		t.Fatalf("Native output %v, want %v", dims, wantDims)
 	}
-	rData, r := randomTensor(rng, dims...)
+	rData, r := tensortest.Random(rng, dims...)
 	yRef, dxRef, dwRef := ref(xData, wData, rData)
 
 	yP, dxP, dwP, pDims, err := forwardAndGrads(b, patches, x, w, r)
@@ -374,10 +361,10 @@ func TestConvTranspose1D(t *testing.T) {
 	for _, c := range cases {
 		name := fmt.Sprintf("x%dx%dx%d_k%d_s%d_p%d_op%d_out%d", c.batch, c.length, c.in, c.k, c.stride, c.pad, c.outputPadding, c.out)
 		t.Run(name, func(t *testing.T) {
-			xData, x := randomTensor(rng, c.batch, c.length, c.in)
-			wData, w := randomTensor(rng, c.k, c.in, c.out)
+			xData, x := tensortest.Random(rng, c.batch, c.length, c.in)
+			wData, w := tensortest.Random(rng, c.k, c.in, c.out)
 			outLen := TransposeLength(c.length, c.k, c.stride, c.pad, c.outputPadding)
-			rData, r := randomTensor(rng, c.batch, outLen, c.out)
+			rData, r := tensortest.Random(rng, c.batch, outLen, c.out)
 			yRef, dxRef, dwRef, _ := refConvTranspose1D(xData, c.batch, c.length, c.in, wData, c.k, c.out, rData,
 				c.stride, c.pad, c.outputPadding)
 			for _, impl := range []Impl{Native, Patches} {
@@ -466,8 +453,8 @@ func TestPanics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewGraph(b, tt.name)
 			defer g.Finalize()
-			_, x := randomTensor(rand.New(rand.NewPCG(0, 0)), tt.xDims...)
-			_, w := randomTensor(rand.New(rand.NewPCG(0, 0)), tt.wDims...)
+			_, x := tensortest.Random(rand.New(rand.NewPCG(0, 0)), tt.xDims...)
+			_, w := tensortest.Random(rand.New(rand.NewPCG(0, 0)), tt.wDims...)
 			defer func() {
 				r := recover()
 				if r == nil {

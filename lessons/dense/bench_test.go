@@ -7,7 +7,9 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph"
 
+	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/dense"
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 )
 
 // BenchmarkMatMul times x [rows, in] · W [in, out] through MatMul
@@ -15,11 +17,11 @@ import (
 // acting on one observation and of a 50-episode evaluation: the figures
 // behind package dense.
 func BenchmarkMatMul(b *testing.B) {
-	be := testBackend(b)
+	be := backend.MustNew()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range []struct{ rows, in, out int }{{1, 256, 256}, {50, 256, 256}, {2, 1024, 512}} {
-		x, _ := random(rng, s.rows, s.in)
-		w, _ := random(rng, s.in, s.out)
+		_, x := tensortest.Random(rng, s.rows, s.in)
+		_, w := tensortest.Random(rng, s.in, s.out)
 		for _, v := range []struct {
 			name string
 			f    func(x, w *Node) *Node

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
@@ -15,30 +14,8 @@ import (
 
 	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/dense"
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 )
-
-func testBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// random is a float32 tensor of the given dimensions, uniform in [−1, 1),
-// and its values.
-func random(rng *rand.Rand, dims ...int) (*tensors.Tensor, []float32) {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = 2*rng.Float32() - 1
-	}
-	return tensors.FromFlatDataAndDimensions(append([]float32(nil), v...), dims...), v
-}
 
 // product is x·w in float64 for x [rows, in] and w [in, out], row-major.
 func product(x, w []float32, rows, in, out int) []float64 {
@@ -74,7 +51,7 @@ func near(got float32, want float64) bool {
 // that are flattened, and a product large enough to skip the padding; and
 // that the kernel got PaddedRows rows.
 func TestMatMul(t *testing.T) {
-	be := testBackend(t)
+	be := backend.MustNew()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		lead        []int
@@ -94,9 +71,9 @@ func TestMatMul(t *testing.T) {
 			rows *= d
 		}
 		t.Run(fmt.Sprintf("%vx%dx%d", tc.lead, tc.in, tc.out), func(t *testing.T) {
-			xt, xv := random(rng, append(append([]int{}, tc.lead...), tc.in)...)
-			wt, wv := random(rng, tc.in, tc.out)
-			rt, rv := random(rng, append(append([]int{}, tc.lead...), tc.out)...)
+			xv, xt := tensortest.Random(rng, append(append([]int{}, tc.lead...), tc.in)...)
+			wv, wt := tensortest.Random(rng, tc.in, tc.out)
+			rv, rt := tensortest.Random(rng, append(append([]int{}, tc.lead...), tc.out)...)
 			var kernelRows []int
 			out := MustExecOnceN(be, func(x, w, r *Node) []*Node {
 				y := dense.MatMul(x, w)
@@ -172,12 +149,12 @@ func flat(v any) []float32 {
 // computes what DenseWithBias computes with them, at one row (padded where
 // the backend's tile says) and at eight.
 func TestLayer(t *testing.T) {
-	be := testBackend(t)
+	be := backend.MustNew()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, rows := range []int{1, 8} {
 		t.Run(fmt.Sprintf("rows=%d", rows), func(t *testing.T) {
 			store := model.NewStore()
-			xt, _ := random(rng, rows, 40)
+			_, xt := tensortest.Random(rng, rows, 40)
 			run := func(layer func(*model.Scope, *Node, int) *Node) *tensors.Tensor {
 				e, err := model.NewExec(be, store, func(scope *model.Scope, x *Node) *Node { return layer(scope.In("fc"), x, 24) })
 				if err != nil {
@@ -212,7 +189,7 @@ func TestLayer(t *testing.T) {
 
 // TestPaddedRows checks the rounding rule against the backend's tile.
 func TestPaddedRows(t *testing.T) {
-	be := testBackend(t)
+	be := backend.MustNew()
 	tile := backend.MatMulRowTile(be)
 	for _, tc := range []struct{ rows, in, out, want int }{
 		{1, 256, 256, (1 + tile - 1) / tile * tile},
