@@ -54,9 +54,16 @@ func installHeapGuard() HeapGuard {
 	if size < minHeapGuard {
 		return HeapGuard{Note: "the kernel refused to map " + gib(minHeapGuard) + " ahead"}
 	}
-	block := make([]byte, size)
-	runtime.KeepAlive(block)
-	block = nil
+	// The block must never be touched, so it is not make([]byte, size):
+	// the runtime zeroes a new object whole when any of its pages were in
+	// use before, as they are once a process has freed memory (measured: a
+	// 4 GiB guard after 200 MB freed took 8.6 s and raised the peak RSS to
+	// 4.1 GB; 32 s for 11.8 GiB in a benchmark). strings.Builder.Grow
+	// allocates its buffer without zeroing it (internal/bytealg.MakeNoZero):
+	// 2.6 ms and no RSS in the same case. TestHeapGuard checks the peak RSS.
+	var block strings.Builder
+	block.Grow(int(size))
+	runtime.KeepAlive(&block)
 	// Collect the block and give its pages back now rather than through the
 	// background scavenger; they were never touched, so this is quick.
 	debug.FreeOSMemory()

@@ -44,6 +44,8 @@ func TestHeapGuard(t *testing.T) {
 			switch {
 			case tc.guard && (err != nil || !found):
 				t.Fatalf("guarded child failed (%v):\n%s", err, tail(out))
+			case tc.guard && !touchedOK(out):
+				t.Fatalf("installing the guard raised the peak RSS by %s of its block (want under a quarter: the block must not be written, nor zeroed):\n%s", childField(out, "rssrise"), tail(out))
 			case tc.guard && ends != 0:
 				t.Fatalf("with the guard, %d slices still ended within %d bytes of unreadable memory:\n%s", ends, overRead, tail(out))
 			case !tc.guard && SIMDBuild && crashed:
@@ -60,6 +62,45 @@ func TestHeapGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// touchedOK reports whether the guarded child's report shows the guard's
+// block left untouched: its peak RSS rose by under a quarter of the block.
+func touchedOK(out []byte) bool {
+	g, err1 := strconv.ParseInt(childField(out, "guard"), 10, 64)
+	r, err2 := strconv.ParseInt(childField(out, "rssrise"), 10, 64)
+	return err1 == nil && err2 == nil && g > 0 && r < g/4
+}
+
+// childField is the value of key in the child's "heapguard: guard=...
+// rssrise=..." line, or "".
+func childField(out []byte, key string) string {
+	line, _ := childReport(out, "guard")
+	for _, f := range strings.Fields("guard=" + line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// peakRSS is this process's peak resident set size (VmHWM), in bytes.
+func peakRSS(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM line %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }
 
 // runChild runs this test binary as TestHeapGuardChild in the given mode,
@@ -121,9 +162,22 @@ func TestHeapGuardChild(t *testing.T) {
 	ends := 0
 	for i := range 400 {
 		if guarded && i == 100 {
-			if g := GuardHeap(); g.Bytes == 0 {
+			// Free some written memory at the heap's top, as any working
+			// process has: the guard's block would start there, so a
+			// runtime zeroing it whole would show in the peak RSS.
+			freed := make([]byte, 8<<20)
+			for j := range freed {
+				freed[j] = 1
+			}
+			runtime.KeepAlive(freed)
+			freed = nil
+			runtime.GC()
+			before := peakRSS(t)
+			g := GuardHeap()
+			if g.Bytes == 0 {
 				t.Skipf("guard off on this machine: %s", g)
 			}
+			fmt.Printf("heapguard: guard=%d rssrise=%d\n", g.Bytes, peakRSS(t)-before)
 		}
 		s := make([]float32, sizes[i%len(sizes)])
 		if i%3 != 0 {
