@@ -1,11 +1,14 @@
 package backend
 
-import "github.com/gomlx/compute"
+import (
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+)
 
 // goBackendNames are the names GoMLX's pure-Go backend answers to: in
-// github.com/gomlx/compute v0.1.14 its String() is "go" (BackendName) but
-// its Name() is "Go Backend".
-var goBackendNames = []string{"go", "Go Backend"}
+// github.com/gomlx/compute v0.1.14 its String() is gobackend.BackendName
+// ("go") but its Name() is "Go Backend".
+var goBackendNames = []string{gobackend.BackendName, "Go Backend"}
 
 // IsGo reports whether b is GoMLX's pure-Go backend.
 func IsGo(b compute.Backend) bool {

@@ -40,7 +40,7 @@
 //
 // Impl selects between them; Auto, the default (see Default), picks Patches
 // for every convolution when the graph's backend is GoMLX's pure-Go backend
-// ("go", see IsGoBackend). On any other backend it picks Patches for the
+// ("go", see backend.IsGo). On any other backend it picks Patches for the
 // 1-D convolutions and Native for the 2-D ones. XLA's GPU backend hands a
 // native convolution to cuDNN, which is fast for images but slow for the
 // U-Net's short sequences (16, 8 and 4 positions; batch 1 when sampling).
@@ -105,23 +105,14 @@ func (impl Impl) String() string {
 // they were built with.
 var Default = Auto
 
-// GoBackendName is the name of GoMLX's pure-Go backend
-// (github.com/gomlx/compute/gobackend.BackendName), for which Auto picks
-// Patches.
-const GoBackendName = "go"
-
-// IsGoBackend reports whether backend is GoMLX's pure-Go backend
-// (backend.IsGo).
-func IsGoBackend(b compute.Backend) bool { return backend.IsGo(b) }
-
 // Resolve turns Auto into the implementation used for a convolution with
-// `spatial` spatial axes in graphs of the given backend: Patches if
-// IsGoBackend or spatial is 1, else Native. Native and Patches are returned
+// `spatial` spatial axes in graphs of backend b: Patches if backend.IsGo(b)
+// or spatial is 1, else Native. Native and Patches are returned
 // unchanged.
-func Resolve(impl Impl, backend compute.Backend, spatial int) Impl {
+func Resolve(impl Impl, b compute.Backend, spatial int) Impl {
 	switch impl {
 	case Auto:
-		if IsGoBackend(backend) || spatial == 1 {
+		if backend.IsGo(b) || spatial == 1 {
 			return Patches
 		}
 		return Native

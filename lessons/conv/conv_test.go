@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -401,7 +402,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	want2D := Native
-	if choice.Name() == GoBackendName {
+	if choice.Name() == gobackend.BackendName { // from the configuration, not from IsGo
 		want2D = Patches
 	}
 	for _, tc := range []struct {

@@ -73,19 +73,24 @@ func PaddedRows(b compute.Backend, rows, in, out int) int {
 // with zero rows appended and the rows they give are dropped from its
 // result.
 func OnRows(x *graph.Node, out int, f func(*graph.Node) *graph.Node) *graph.Node {
+	rows := x.Shape().Dimensions[0]
+	return padRows(x, PaddedRows(x.Graph().Backend(), rows, x.Shape().Size()/max(rows, 1), out), f)
+}
+
+// padRows returns f(x) for x [rows, ...] with zero rows appended up to
+// padded rows, and drops their rows from f's result.
+func padRows(x *graph.Node, padded int, f func(*graph.Node) *graph.Node) *graph.Node {
 	dims := x.Shape().Dimensions
-	rows, in := dims[0], x.Shape().Size()/max(dims[0], 1)
-	padded := PaddedRows(x.Graph().Backend(), rows, in, out)
-	if padded == rows {
+	if padded == dims[0] {
 		return f(x)
 	}
-	pad := graph.Zeros(x.Graph(), shapes.Make(x.DType(), append([]int{padded - rows}, dims[1:]...)...))
-	return graph.Slice(f(graph.Concatenate([]*graph.Node{x, pad}, 0)), graph.AxisRange(0, rows))
+	pad := graph.Zeros(x.Graph(), shapes.Make(x.DType(), append([]int{padded - dims[0]}, dims[1:]...)...))
+	return graph.Slice(f(graph.Concatenate([]*graph.Node{x, pad}, 0)), graph.AxisRange(0, dims[0]))
 }
 
 // rowwise applies f, a map of rows [R, in] → [R, out] that treats each row
-// alone, to x [rows..., in] through OnRows. When no padding is due, f gets
-// x itself, unflattened.
+// alone, to x [rows..., in], padded as OnRows pads. When no padding is due,
+// f gets x itself, unflattened.
 func rowwise(x *graph.Node, out int, f func(*graph.Node) *graph.Node) *graph.Node {
 	dims := x.Shape().Dimensions
 	in := dims[len(dims)-1]
@@ -93,9 +98,10 @@ func rowwise(x *graph.Node, out int, f func(*graph.Node) *graph.Node) *graph.Nod
 	for _, d := range dims[:len(dims)-1] {
 		rows *= d
 	}
-	if PaddedRows(x.Graph().Backend(), rows, in, out) == rows {
+	padded := PaddedRows(x.Graph().Backend(), rows, in, out)
+	if padded == rows {
 		return f(x)
 	}
-	y := OnRows(graph.Reshape(x, rows, in), out, f)
+	y := padRows(graph.Reshape(x, rows, in), padded, f)
 	return graph.Reshape(y, append(slices.Clone(dims[:len(dims)-1]), out)...)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 
 	"github.com/policylab/policylab/lessons/backend"
-	"github.com/policylab/policylab/lessons/conv"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/sim"
 	"github.com/policylab/policylab/lessons/trainer"
@@ -399,7 +398,7 @@ func TestFusedMatchesHost(t *testing.T) {
 		// in TF32: up to 2.2e-3 apart on an H100 with native convolutions,
 		// 5.4e-4 with patches (2026-11-26).
 		tol := 1e-5
-		if !conv.IsGoBackend(p.backend) {
+		if !backend.IsGo(p.backend) {
 			tol = 1e-2
 		}
 		if worst > tol {
@@ -420,7 +419,7 @@ func TestFusedMatchesHost(t *testing.T) {
 		if _, err := q.Sample(obs, 2, rand.New(rand.NewPCG(1, 2)), SampleOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		want := q.cfg.Network == NetworkMLP || !conv.IsGoBackend(q.backend)
+		want := q.cfg.Network == NetworkMLP || !backend.IsGo(q.backend)
 		if fused := len(q.fused) > before; fused != want {
 			t.Errorf("SampleAuto for the %s on %s: compiled a fused run: %v, want %v", q.cfg.Network, q.backend.Name(), fused, want)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/policylab/policylab/lessons/conv"
+	"github.com/policylab/policylab/lessons/backend"
 	"github.com/policylab/policylab/lessons/denoiser"
 	"github.com/policylab/policylab/lessons/diffusion"
 	"github.com/policylab/policylab/lessons/eval"
@@ -65,7 +65,7 @@ type fusedKey struct {
 func (p *Policy) fusedPlan(onStep func(int, []float32)) []diffusion.Step {
 	c := p.cfg
 	switch {
-	case p.Sampling == SampleOnHost, p.Sampling == SampleAuto && c.Network == NetworkUNet && conv.IsGoBackend(p.backend),
+	case p.Sampling == SampleOnHost, p.Sampling == SampleAuto && c.Network == NetworkUNet && backend.IsGo(p.backend),
 		onStep != nil, p.sched.Hooks.StepDDIM != nil:
 		return nil
 	}
@@ -166,7 +166,7 @@ func (p *Policy) runFused(plan []diffusion.Step, cond []float32, n int, x []floa
 		return err
 	}
 	m, row := n, c.PredHorizon*c.ActionDim
-	if p.padFused || !conv.IsGoBackend(p.backend) {
+	if p.padFused || !backend.IsGo(p.backend) {
 		m = eval.Bucket(n)
 	}
 	z := make([]float32, len(plan)*m*row)
