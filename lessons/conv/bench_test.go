@@ -93,6 +93,29 @@ func BenchmarkConvTranspose1D(b *testing.B) {
 	}
 }
 
+// BenchmarkMaxPool2DStem is ResNet's stem max pool at width 8 on 64×64
+// images, batch 32: [32, 32, 32, 8] → [32, 16, 16, 8], window 3, stride 2,
+// pad 1, forward and the gradient of Σ y·r.
+func BenchmarkMaxPool2DStem(b *testing.B) {
+	for _, impl := range benchImpls {
+		b.Run(impl.String(), func(b *testing.B) {
+			backend := testBackend(b)
+			rng := rand.New(rand.NewPCG(7, 8))
+			_, x := tensortest.Random(rng, 32, 32, 32, 8)
+			_, r := tensortest.Random(rng, 32, 16, 16, 8)
+			exec := MustNewExec(backend, func(x, r *Node) *Node {
+				return Gradient(ReduceAllSum(Mul(MaxPool2DWith(impl, x, 3, 2, 1), r)), x)[0]
+			})
+			defer exec.Finalize()
+			exec.MustExec1(x, r).FinalizeAll() // compile
+			b.ResetTimer()
+			for b.Loop() {
+				exec.MustExec1(x, r).FinalizeAll()
+			}
+		})
+	}
+}
+
 // The zero-insertion variant is only benchmarked; check it is right too.
 func TestTransposeZeroInsertion(t *testing.T) {
 	b := testBackend(t)

@@ -161,16 +161,27 @@ func comparePatchesNative(t *testing.T, b compute.Backend, rng *rand.Rand, conv 
 	rData, r := tensortest.Random(rng, dims...)
 	yRef, dxRef, dwRef := ref(xData, wData, rData)
 
-	yP, dxP, dwP, pDims, err := forwardAndGrads(b, patches, x, w, r)
-	if err != nil {
-		t.Fatalf("Patches: %v", err)
+	// Patches with its taps sliced, then (the default on the Go backend)
+	// gathered: both are held to the reference; the gathered ones are kept
+	// for the comparison with Native below.
+	var yP, dxP, dwP []float32
+	for _, gather := range []bool{false, true} {
+		GatherTaps = gather
+		var pDims []int
+		var err error
+		yP, dxP, dwP, pDims, err = forwardAndGrads(b, patches, x, w, r)
+		GatherTaps = true
+		what := fmt.Sprintf("Patches (GatherTaps %v)", gather)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !equalDims(pDims, dims) {
+			t.Fatalf("%s output %v, Native %v", what, pDims, dims)
+		}
+		assertClose(t, what+" forward vs reference", yP, yRef)
+		assertClose(t, what+" ∂/∂x vs reference", dxP, dxRef)
+		assertClose(t, what+" ∂/∂w vs reference", dwP, dwRef)
 	}
-	if !equalDims(pDims, dims) {
-		t.Fatalf("Patches output %v, Native %v", pDims, dims)
-	}
-	assertClose(t, "Patches forward vs reference", yP, yRef)
-	assertClose(t, "Patches ∂/∂x vs reference", dxP, dxRef)
-	assertClose(t, "Patches ∂/∂w vs reference", dwP, dwRef)
 
 	yN, dxN, dwN, _, err := forwardAndGrads(b, native, x, w, r)
 	if err != nil {
