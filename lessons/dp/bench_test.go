@@ -109,7 +109,7 @@ var benchCache = map[string]any{}
 // For A/B runs of the U-Net's GPU kernels (kernel/gpu-run.sh run census):
 // POLICYLAB_BENCH_CONV=native or patches times the convolutions as that
 // (conv.Default) instead of conv.Auto's choice for the backend;
-// POLICYLAB_BENCH_GN=sibling, stacked or two-pass picks GroupNorm's
+// POLICYLAB_BENCH_GN=sibling, stacked, two-pass, products or auto picks GroupNorm's
 // moments (resnet.GroupNormMoments); POLICYLAB_BENCH_FILM=per-step builds
 // a whole U-Net per fused step instead of its conditioning once
 // (conditionOnce).
@@ -118,7 +118,7 @@ func benchSetup[T any](b *testing.B, build func() *T) *T {
 	if v, ok := benchCache[key].(*T); ok {
 		return v
 	}
-	resnet.GroupNormMoments = resnet.MomentsSibling
+	resnet.GroupNormMoments = resnet.MomentsAuto
 	if s := os.Getenv("POLICYLAB_BENCH_GN"); s != "" {
 		m, err := resnet.ParseMoments(s)
 		if err != nil {

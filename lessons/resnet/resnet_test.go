@@ -127,6 +127,18 @@ func TestNumParamsMatchesVariables(t *testing.T) {
 
 // TestGroupNormalizationByHand checks GroupNorm against numbers computed by hand.
 func TestGroupNormalizationByHand(t *testing.T) {
+	defer func(m Moments) { GroupNormMoments = m }(GroupNormMoments)
+	for _, m := range []Moments{MomentsAuto, MomentsSibling, MomentsStacked, MomentsTwoPass, MomentsProducts} {
+		t.Run(m.String(), func(t *testing.T) {
+			GroupNormMoments = m
+			groupNormByHand(t)
+		})
+	}
+}
+
+// groupNormByHand is TestGroupNormalizationByHand in the form
+// GroupNormMoments names.
+func groupNormByHand(t *testing.T) {
 	b := getBackend(t)
 	// x: batch 2, height 2, width 1, 4 channels, 2 groups of 2 channels.
 	// Example 0, positions (0,0) = [1 2 3 4], (1,0) = [5 6 7 8]:
@@ -501,7 +513,7 @@ func TestGroupNormLargeOffset(t *testing.T) {
 		reductions int
 		chained    bool
 		tol        float64
-	}{{MomentsSibling, 2, false, 5e-3}, {MomentsStacked, 1, false, 5e-3}, {MomentsTwoPass, 2, true, 3e-2}} {
+	}{{MomentsSibling, 2, false, 5e-3}, {MomentsStacked, 1, false, 5e-3}, {MomentsTwoPass, 2, true, 3e-2}, {MomentsProducts, 0, false, 5e-3}} {
 		GroupNormMoments = form.m
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, tc := range []struct {
@@ -563,6 +575,11 @@ func TestGroupNormLargeOffset(t *testing.T) {
 			}
 		}
 	}
+	for _, m := range []Moments{MomentsSibling, MomentsStacked, MomentsTwoPass, MomentsProducts, MomentsAuto} {
+		if got, err := ParseMoments(m.String()); got != m || err != nil {
+			t.Errorf("ParseMoments(%q) = %v, %v", m, got, err)
+		}
+	}
 	if m, err := ParseMoments("two-pass"); m != MomentsTwoPass || err != nil {
 		t.Errorf("ParseMoments(two-pass) = %v, %v", m, err)
 	}
@@ -589,4 +606,36 @@ func dependsOnReduction(n *Node) bool {
 		return false
 	}
 	return walk(n)
+}
+
+// MomentsAuto is the products form on the pure-Go backend from two
+// examples on, and sibling reductions for one example or on other
+// backends; explicit forms stay as they are.
+func TestMomentsResolve(t *testing.T) {
+	goBackend := getBackend(t)
+	if !backend.IsGo(goBackend) {
+		t.Skipf("backend %s is not GoMLX's pure-Go backend", goBackend.Name())
+	}
+	for _, tc := range []struct {
+		m     Moments
+		b     compute.Backend
+		batch int
+		want  Moments
+	}{
+		{MomentsAuto, goBackend, 1, MomentsSibling},
+		{MomentsAuto, goBackend, 2, MomentsProducts},
+		{MomentsAuto, goBackend, 64, MomentsProducts},
+		{MomentsAuto, nil, 64, MomentsSibling}, // not the Go backend
+		{MomentsSibling, goBackend, 64, MomentsSibling},
+		{MomentsTwoPass, goBackend, 64, MomentsTwoPass},
+		{MomentsProducts, goBackend, 1, MomentsProducts},
+		{MomentsProducts, nil, 1, MomentsProducts},
+	} {
+		if got := tc.m.Resolve(tc.b, tc.batch); got != tc.want {
+			t.Errorf("%s.Resolve(%v, batch %d) = %s, want %s", tc.m, tc.b, tc.batch, got, tc.want)
+		}
+	}
+	if GroupNormMoments != MomentsAuto {
+		t.Errorf("GroupNormMoments = %s, want auto", GroupNormMoments)
+	}
 }
