@@ -103,10 +103,10 @@ bench:
 	else echo "peer: $(PEER) not found" > out/peer.json; fi
 	@set -o pipefail; { \
 		go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -cpu 1 ./lessons/arm/ ./lessons/pusht/ ./lessons/data/ && \
-		GOEXPERIMENT= go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
+		GOEXPERIMENT= go test -run '^$$' -bench 'TrainStepChapter|TrainStepVision|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ && \
 		GOEXPERIMENT= go test -run '^$$' -bench 'SampleMLP|SampleUNet/CPU' -benchtime 3x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ && \
-		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStepChapter|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
-			| sed -e 's/^BenchmarkTrainStep\(Chapter\|UNet\)/BenchmarkTrainStep\1SIMD/' && \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'TrainStepChapter|TrainStepVision|TrainStepUNet/CPU' -benchmem -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/bc/ ./lessons/dp/ \
+			| sed -e 's/^BenchmarkTrainStep\(Chapter\|Vision\|UNet\)/BenchmarkTrainStep\1SIMD/' && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'MatMul' -benchtime 200x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dense/ \
 			| sed -e 's/^BenchmarkMatMul/BenchmarkSIMDMatMul/' && \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'SampleMLP' -benchtime 20x -count $(BENCH_COUNT) -cpu $(PEER_THREADS) ./lessons/dp/ \
