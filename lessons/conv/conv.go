@@ -265,14 +265,12 @@ func patchesConv(x, w *Node, strides, pads []int) *Node {
 	kernel := kdims[:spatial]
 	in, out := kdims[spatial], kdims[spatial+1]
 	if pointwise(kernel, pads) {
-		// 1×1 kernel without padding (ResNet's downsample): one strided
-		// slice and one product.
-		spec := make([]SliceAxisSpec, spatial+2)
-		spec[0], spec[spatial+1] = AxisRange(), AxisRange()
+		// 1×1 kernel without padding (ResNet's downsample): the positions
+		// the stride keeps, one axis at a time, and one product.
 		for a := 0; a < spatial; a++ {
-			spec[a+1] = AxisRange().Stride(strides[a])
+			x = tap(x, a+1, 0, (x.Shape().Dimensions[a+1]-1)/strides[a]+1, strides[a])
 		}
-		return matmulLast(Slice(x, spec...), Reshape(w, in, out))
+		return matmulLast(x, Reshape(w, in, out))
 	}
 	if spatial == 1 {
 		p := ExtractPatches(x, kernel, strides, pads) // [batch, out_length, k·in]
