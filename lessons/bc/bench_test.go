@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 )
 
 // BenchmarkTrainStepChapter times one training step of the chapter's
@@ -30,8 +31,8 @@ func BenchmarkTrainStepChapter(b *testing.B) {
 	}, loss.MeanSquaredError, optimizer.Adam().LearningRate(1e-4).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	batch := train.Batch{
-		Inputs: []*tensors.Tensor{randomTensor(rng, 64, 128)},
-		Labels: []*tensors.Tensor{randomTensor(rng, 64, 7)},
+		Inputs: []*tensors.Tensor{tensortest.Normal(rng, 64, 128)},
+		Labels: []*tensors.Tensor{tensortest.Normal(rng, 64, 7)},
 	}
 	timeSteps(b, tr, batch)
 }
@@ -53,10 +54,10 @@ func BenchmarkTrainStepVision(b *testing.B) {
 		return p.forward(scope, inputs[0], inputs[1])
 	}, loss.MeanSquaredError, optimizer.Adam().LearningRate(1e-4).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
-	images := randomTensor(rng, 32, v.ImageSize, v.ImageSize, 3)
+	images := tensortest.Normal(rng, 32, v.ImageSize, v.ImageSize, 3)
 	batch := train.Batch{
-		Inputs: []*tensors.Tensor{randomTensor(rng, 32, 14), images},
-		Labels: []*tensors.Tensor{randomTensor(rng, 32, 7)},
+		Inputs: []*tensors.Tensor{tensortest.Normal(rng, 32, 14), images},
+		Labels: []*tensors.Tensor{tensortest.Normal(rng, 32, 7)},
 	}
 	timeSteps(b, tr, batch)
 }
@@ -74,18 +75,4 @@ func timeSteps(b *testing.B, tr *train.Trainer, batch train.Batch) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
-}
-
-// randomTensor is a tensor of the given dimensions with values from a
-// standard normal distribution.
-func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = float32(rng.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
 }

@@ -467,18 +467,25 @@ func TestPanics(t *testing.T) {
 			defer g.Finalize()
 			_, x := tensortest.Random(rand.New(rand.NewPCG(0, 0)), tt.xDims...)
 			_, w := tensortest.Random(rand.New(rand.NewPCG(0, 0)), tt.wDims...)
-			defer func() {
-				r := recover()
-				if r == nil {
-					t.Fatalf("no panic")
-				}
-				if msg := fmt.Sprint(r); !strings.Contains(msg, tt.substr) {
-					t.Errorf("panic %q does not mention %q", msg, tt.substr)
-				}
-			}()
-			tt.build(Parameter(g, "x", x.Shape()), Parameter(g, "w", w.Shape()))
+			wantPanic(t, tt.substr, func() { tt.build(Parameter(g, "x", x.Shape()), Parameter(g, "w", w.Shape())) })
 		})
 	}
+}
+
+// wantPanic runs f and fails t unless f panics with a message holding
+// substr.
+func wantPanic(t *testing.T, substr string, f func()) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic")
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, substr) {
+			t.Errorf("panic %q does not mention %q", msg, substr)
+		}
+	}()
+	f()
 }
 
 // A 2×2 kernel of ones sums each 2×2 window of a 3×3 image; with pad 1 and

@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/policylab/policylab/lessons/backend"
+	"github.com/policylab/policylab/lessons/internal/tensortest"
 	"github.com/policylab/policylab/lessons/resnet"
 )
 
@@ -38,17 +39,7 @@ func getBackend(t testing.TB) compute.Backend {
 }
 
 // randTensor is a [dims...] float32 tensor of standard normal values.
-func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(v, dims...)
-}
+func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor { return tensortest.Normal(rng, dims...) }
 
 // steps is a [batch] float32 tensor of diffusion steps.
 func steps(ts ...float32) *tensors.Tensor {
