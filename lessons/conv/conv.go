@@ -403,11 +403,17 @@ func axisPatches(x *Node, axis, k, stride, pad int) *Node {
 
 // padAxis pads one axis of x with pad zeros on both sides.
 func padAxis(x *Node, axis, pad int) *Node {
+	return padAxisWith(x, axis, pad, pad, ScalarZero(x.Graph(), x.DType()))
+}
+
+// padAxisWith pads one axis of x with start copies of the scalar fill
+// before and end copies after.
+func padAxisWith(x *Node, axis, start, end int, fill *Node) *Node {
 	// Every axis is configured: Pad's gradient (a strided Slice) reads the
 	// configuration of each one.
 	cfg := make([]compute.PadAxis, x.Rank())
-	cfg[axis] = compute.PadAxis{Start: pad, End: pad}
-	return Pad(x, ScalarZero(x.Graph(), x.DType()), cfg...)
+	cfg[axis] = compute.PadAxis{Start: start, End: end}
+	return Pad(x, fill, cfg...)
 }
 
 // ConvTranspose1D is PyTorch's nn.ConvTranspose1d(in, out, k, stride, pad,
@@ -584,9 +590,7 @@ func tap(x *Node, axis, start, n, stride int) *Node {
 	// [d/stride, stride] and gather positions start/stride ... of the
 	// first and start%stride of the second.
 	if extra := (stride - dims[axis]%stride) % stride; extra > 0 {
-		cfg := make([]compute.PadAxis, x.Rank())
-		cfg[axis].End = extra
-		x = Pad(x, ScalarZero(x.Graph(), x.DType()), cfg...)
+		x = padAxisWith(x, axis, 0, extra, ScalarZero(x.Graph(), x.DType()))
 	}
 	split := slices.Concat(dims[:axis], []int{(dims[axis] + stride - 1) / stride, stride}, dims[axis+1:])
 	starts := Const(x.Graph(), [][]int32{{int32(start / stride), int32(start % stride)}})

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 )
@@ -77,12 +76,7 @@ func MaxPool2DWith(impl Impl, x *Node, window, stride, pad int) *Node {
 // as XLA's SelectAndScatter (select ">=") does.
 func maxPoolSlices(x *Node, axis, window, stride, pad int) *Node {
 	if pad > 0 {
-		cfg := make([]compute.PadAxis, x.Rank())
-		cfg[axis] = compute.PadAxis{Start: pad, End: pad}
-		x = Pad(x, Scalar(x.Graph(), x.DType(), lowestFinite(x.DType())), cfg...)
-	}
-	if window == 1 && stride == 1 {
-		return x
+		x = padAxisWith(x, axis, pad, pad, Scalar(x.Graph(), x.DType(), lowestFinite(x.DType())))
 	}
 	n := (x.Shape().Dimensions[axis]-window)/stride + 1
 	var y *Node

@@ -479,6 +479,10 @@ func GroupNormalization(scope *model.Scope, x *Node, groups int, epsilon float64
 	if groups <= 0 || c%groups != 0 {
 		panic(fmt.Errorf("resnet: GroupNormalization cannot split %d channels into %d groups", c, groups))
 	}
+	form := GroupNormMoments.Resolve(x.Graph().Backend(), dims[0])
+	if form == MomentsProducts {
+		return channelAffine(scope, groupNormProducts(x, groups, epsilon))
+	}
 	grouped := append(append([]int{}, dims[:rank-1]...), groups, c/groups) // [batch, spatial..., groups, c/groups]
 	xg := Reshape(x, grouped...)
 	axes := make([]int, 0, rank)
@@ -486,10 +490,6 @@ func GroupNormalization(scope *model.Scope, x *Node, groups int, epsilon float64
 		axes = append(axes, a) // spatial axes
 	}
 	axes = append(axes, rank) // channels within the group
-	form := GroupNormMoments.Resolve(x.Graph().Backend(), dims[0])
-	if form == MomentsProducts {
-		return channelAffine(scope, groupNormProducts(x, groups, epsilon))
-	}
 	centered, variance := groupMoments(xg, axes, form)
 	normalized := Div(centered, Sqrt(AddScalar(variance, epsilon)))
 	return channelAffine(scope, Reshape(normalized, dims...))
